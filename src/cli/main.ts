@@ -1,0 +1,69 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isUserError } from './errors';
+
+/**
+ * The `tagflow` command. Each command's module is loaded only when it runs, so `tagflow --help` and the
+ * synth/check paths never load @pulumi/*.
+ */
+export function buildProgram(out: (s: string) => void): Command {
+  const program = new Command('tagflow')
+    .description('Typed GitOps image automation for Flux CD and Amazon ECR')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError();
+  const configDir = new Option('--config-dir <dir>', 'folder with the Pulumi.<stack>.yaml files').default(process.cwd(), 'the current folder');
+
+  program
+    .command('synth')
+    .description('render the GitOps tree (Flux objects, HelmReleases with markers, cluster Kustomizations) of each stack')
+    .option('-s, --stack <name...>', 'stacks to render (default: every Pulumi.<stack>.yaml)')
+    .option('-o, --out <dir>', 'root of the GitOps tree to write', 'dist')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runSynth } = await import('./commands/synth');
+      program.setOptionValue('exit', runSynth(o, out));
+    });
+
+  program
+    .command('tag')
+    .description("print a tag of the tier's scheme that the tier's ImagePolicy accepts (for CI)")
+    .requiredOption('-t, --tier <tier>', 'dev, staging or release')
+    .option('--sha <sha>', 'git commit sha (dev, staging)')
+    .option('--time <unix>', 'unix seconds (dev, staging; default now)')
+    .option('--version <x.y.z>', 'release version (release)')
+    .option('-s, --stack <name>', "apply this stack's overrides of the tier")
+    .option('--app <name>', "apply this app's overrides in the tier")
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runTag } = await import('./commands/tag');
+      program.setOptionValue('exit', runTag(o, out));
+    });
+
+  program
+    .command('schema')
+    .description('print (or write) the JSON Schema of tagflow:environment for editor completion')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (o) => {
+      const { runSchema } = await import('./commands/schema');
+      program.setOptionValue('exit', runSchema(o, out));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Expected errors print one clear message, never a stack trace. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+  const program = buildProgram(out);
+  try {
+    await program.parseAsync(argv);
+    return (program.getOptionValue('exit') as number | undefined) ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (isUserError(e)) {
+      process.stderr.write(`tagflow: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`tagflow: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'cdk8s';
+import { EnvironmentGitOps } from '../flux/environment-gitops';
+import { loadStack, listStacks } from '../model/load';
+import type { ResolvedEnvironment } from '../model/tiers';
+import { BUNDLED_CHART_PATH } from '../model/tiers';
+import { markerValues } from '../engines/markers/marker';
+import { manifestFilesOf, renderManifestFile } from './render';
+import { checkTree, readIndex, writeTree, type TreeWriteResult } from './tree-writer';
+import { ConfigError } from '../model/errors';
+
+/** The chart tagflow ships, copied into the GitOps tree when an app deploys it. */
+export const BUNDLED_CHART_DIR = path.resolve(__dirname, '..', '..', BUNDLED_CHART_PATH);
+
+export interface StackOutput {
+  readonly stack: string;
+  readonly environment: ResolvedEnvironment;
+  /** Path in the GitOps tree → content. */
+  readonly files: ReadonlyMap<string, string | Buffer>;
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
+}
+
+/** Marker values of a file tagflow wrote earlier in `outDir` (what Flux set there is kept). */
+function preservedMarkers(outDir: string | undefined, stack: string, file: string): Map<string, string> | undefined {
+  if (!outDir) return undefined;
+  const full = path.join(outDir, file);
+  if (!fs.existsSync(full)) return undefined;
+  const idx = readIndex(outDir, stack);
+  if (!idx?.files.some((f) => f.path === file)) return undefined;
+  return markerValues(fs.readFileSync(full, 'utf8'));
+}
+
+/** Builds the cdk8s constructs of one environment and renders every file of its GitOps tree. */
+export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: string, outDir?: string): StackOutput {
+  const app = new App({ outdir: path.join(outDir ?? '.', '.cdk8s-unused') });
+  const root = new EnvironmentGitOps(app, stack, { environment });
+  const files = new Map<string, string | Buffer>();
+  const source = `Pulumi.${stack}.yaml`;
+  for (const f of manifestFilesOf(root)) files.set(f.path, renderManifestFile(f, source, preservedMarkers(outDir, stack, f.path)));
+  if (root.usesBundledChart) {
+    for (const rel of listFiles(BUNDLED_CHART_DIR)) files.set(`${BUNDLED_CHART_PATH}/${rel}`, fs.readFileSync(path.join(BUNDLED_CHART_DIR, rel)));
+  }
+  return { stack, environment, files };
+}
+
+export interface SynthOptions {
+  /** Folder with the `Pulumi.<stack>.yaml` files. */
+  readonly configDir: string;
+  /** Root of the GitOps tree to write. */
+  readonly outDir: string;
+  /** Stacks to render; default every `Pulumi.<stack>.yaml` in configDir. */
+  readonly stacks?: readonly string[];
+}
+
+export interface SynthResult {
+  readonly outputs: readonly StackOutput[];
+  readonly results: ReadonlyMap<string, TreeWriteResult>;
+}
+
+/**
+ * Renders the stacks and writes them. Every stack is loaded, validated and rendered, and every target path
+ * checked, before the first byte is written: bad input changes nothing on disk.
+ */
+export function synth(opts: SynthOptions): SynthResult {
+  const stacks = opts.stacks?.length ? [...opts.stacks] : listStacks(opts.configDir);
+  if (stacks.length === 0) {
+    throw new ConfigError(path.join(opts.configDir, 'Pulumi.<stack>.yaml'), [{ path: [], message: 'no stack files found' }]);
+  }
+  const outputs = stacks.map((s) => synthesizeEnvironment(loadStack(opts.configDir, s), s, opts.outDir));
+  const envNames = new Map<string, string>();
+  for (const o of outputs) {
+    const prev = envNames.get(o.environment.name);
+    if (prev) {
+      throw new ConfigError(`Pulumi.${o.stack}.yaml`, [
+        { path: ['name'], value: o.environment.name, message: `is also the environment name of stack '${prev}'; each stack renders its own clusters/<name>` },
+      ]);
+    }
+    envNames.set(o.environment.name, o.stack);
+  }
+  for (const o of outputs) checkTree(opts.outDir, o.stack, o.files);
+  const results = new Map<string, TreeWriteResult>();
+  for (const o of outputs) results.set(o.stack, writeTree(opts.outDir, o.stack, o.files));
+  return { outputs, results };
+}

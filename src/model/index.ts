@@ -1,0 +1,5 @@
+export * from './environment';
+export * from './errors';
+export * from './load';
+export * from './tag-scheme';
+export * from './tiers';
