@@ -43,6 +43,7 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('schema')
     .description('print (or write) the JSON Schema of tagflow:environment for editor completion')
     .option('-o, --out <file>', 'write to this file instead of stdout')
+    .option('--stack-file', 'the schema of a whole Pulumi.<stack>.yaml (for yaml-language-server)')
     .action(async (o) => {
       const { runSchema } = await import('./commands/schema');
       program.setOptionValue('exit', runSchema(o, out));

@@ -11,7 +11,6 @@ export function formatPath(path: readonly (string | number)[], root = 'tagflow:e
 }
 
 function formatValue(v: unknown): string {
-  if (v === undefined) return '(missing)';
   const s = JSON.stringify(v);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
@@ -23,7 +22,7 @@ export class ConfigError extends Error {
     public readonly file: string,
     public readonly issues: readonly ConfigIssue[],
   ) {
-    super(issues.map((i) => `${file}: ${formatPath(i.path)}: ${formatValue(i.value)} ${i.message}`).join('\n'));
+    super(issues.map((i) => `${file}: ${formatPath(i.path)}: ${i.value === undefined ? '' : `${formatValue(i.value)} `}${i.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }

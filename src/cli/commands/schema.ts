@@ -14,8 +14,27 @@ export function environmentJsonSchema(): Record<string, unknown> {
   };
 }
 
-export function runSchema(opts: { out?: string }, log: (s: string) => void): number {
-  const text = JSON.stringify(environmentJsonSchema(), null, 2) + '\n';
+/** JSON Schema of a whole `Pulumi.<stack>.yaml`: other config keys are free, tagflow's is typed. */
+export function stackFileJsonSchema(): Record<string, unknown> {
+  const { $schema, $id: _id, title: _t, description: _d, ...env } = environmentJsonSchema();
+  return {
+    $schema,
+    $id: 'https://tagflow.io/schema/stack.schema.json',
+    title: 'Pulumi.<stack>.yaml with tagflow:environment',
+    type: 'object',
+    properties: {
+      config: {
+        type: 'object',
+        properties: { 'tagflow:environment': env },
+        required: ['tagflow:environment'],
+      },
+    },
+    required: ['config'],
+  };
+}
+
+export function runSchema(opts: { out?: string; stackFile?: boolean }, log: (s: string) => void): number {
+  const text = JSON.stringify(opts.stackFile ? stackFileJsonSchema() : environmentJsonSchema(), null, 2) + '\n';
   if (!opts.out) {
     log(text.trimEnd());
     return 0;

@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { main } from '../src/cli/main';
+import { parseEnvironment } from '../src/model/load';
+import { ConfigError } from '../src/model/errors';
+import { resolveEnvironment } from '../src/model/tiers';
+import { sampleEnvironment, snapshotTree, tmpDir, writeStack } from './support/tree';
+
+/** Runs `tagflow synth` in-process on one stack file; returns exit code, stderr and the out folder. */
+async function synthWith(environment: unknown) {
+  const dir = tmpDir();
+  writeStack(dir, 'test', environment);
+  const out = path.join(dir, 'out');
+  fs.mkdirSync(out);
+  fs.writeFileSync(path.join(out, 'README.md'), 'hand-written\n');
+  const before = snapshotTree(out);
+  let stderr = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: any) => {
+    stderr += String(s);
+    return true;
+  });
+  try {
+    const code = await main(['node', 'tagflow', 'synth', '--config-dir', dir, '--out', out], () => undefined);
+    return { code, stderr, unchanged: JSON.stringify([...snapshotTree(out)]) === JSON.stringify([...before]) };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const cases: [string, any, RegExp][] = [
+  ['unknown tier', sampleEnvironment({ tiers: { dev: {}, qa: {} } }), /Pulumi\.test\.yaml: tagflow:environment\.tiers\.qa: .*unknown tier; tiers are dev, staging, release/],
+  [
+    'name not a DNS-1123 label',
+    sampleEnvironment({ apps: [{ name: 'Checkout_API' }] }),
+    /tagflow:environment\.apps\[0\]\.name: "Checkout_API" app name must be a DNS-1123 label/,
+  ],
+  [
+    'bad account id',
+    sampleEnvironment({ aws: { accountId: '12345', region: 'eu-west-1' } }),
+    /tagflow:environment\.aws\.accountId: "12345" must be a 12-digit AWS account id/,
+  ],
+  [
+    'bad regex (lookahead, which Go rejects)',
+    sampleEnvironment({ tiers: { dev: { filterTags: { pattern: '^branch-dev-(?=x)', extract: '' } } } }),
+    /tagflow:environment\.tiers\.dev\.filterTags\.pattern: "\^branch-dev-\(\?=x\)" is not a valid Go \(RE2\) regular expression/,
+  ],
+  [
+    'invalid semver range',
+    sampleEnvironment({ tiers: { release: { policy: { semver: { range: '>=1.0.0p' } } } } }),
+    /tagflow:environment\.tiers\.release\.policy\.semver\.range: ">=1\.0\.0p" is not a valid semver range/,
+  ],
+  [
+    'duplicate app',
+    sampleEnvironment({ apps: [{ name: 'api' }, { name: 'api' }] }),
+    /tagflow:environment\.apps\[1\]\.name: "api" duplicate app name \(also apps\[0\]\.name\)/,
+  ],
+  [
+    'extract names a group the pattern lacks',
+    sampleEnvironment({ tiers: { dev: { filterTags: { pattern: '^branch-dev-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$stamp' } } } }),
+    /tiers\.dev\.filterTags\.extract: "\$stamp" names group 'stamp', which the pattern does not define/,
+  ],
+  [
+    'tag scheme the pattern does not accept',
+    sampleEnvironment({ tiers: { dev: { tagScheme: 'dev-{sha}' } } }),
+    /tiers\.dev\.tagScheme: "dev-\{sha\}" tags of this scheme are not matched by filterTags\.pattern/,
+  ],
+  ['missing OIDC issuer for irsa', sampleEnvironment({ cluster: { name: 'c', identity: 'irsa' } }), /cluster\.oidcIssuerUrl: is required when cluster\.identity is irsa/],
+  ['unknown field', sampleEnvironment({ colour: 'blue' }), /tagflow:environment: has unknown field\(s\) 'colour'/],
+];
+
+describe('invalid config exits 2, names file, field path, value and rule, and writes nothing', () => {
+  test.each(cases)('%s', async (_name, env, message) => {
+    const r = await synthWith(env);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+    expect(r.unchanged).toBe(true);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  test('a valid environment synthesizes (the cases above fail only for their reason)', async () => {
+    const r = await synthWith(sampleEnvironment());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('model', () => {
+  test('presets apply and overrides win per tier and per app', () => {
+    const env = resolveEnvironment(
+      parseEnvironment(
+        sampleEnvironment({
+          tiers: { dev: { scanInterval: '30s' }, release: {} },
+          apps: [{ name: 'api', tiers: { dev: { digestPinning: true, values: { a: 1 } } } }, { name: 'web', values: { a: 0, b: { c: 1 } } }],
+        }),
+        'x.yaml',
+      ),
+    );
+    const dev = env.tiers.find((t) => t.name === 'dev')!;
+    expect(dev.apps.map((a) => [a.app, a.scanInterval, a.digestPinning])).toEqual([
+      ['api', '30s', true],
+      ['web', '30s', false],
+    ]);
+    expect(dev.apps[0].filterTags).toEqual({ pattern: '^branch-dev-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$ts' });
+    expect(dev.apps[0].values).toEqual({ a: 1 });
+    expect(dev.branch).toBe('dev');
+    expect(dev.pushBranch).toBe('dev');
+    const rel = env.tiers.find((t) => t.name === 'release')!;
+    expect(rel.branch).toBe('main');
+    expect(rel.pushBranch).not.toBe(rel.branch); // a review branch, never straight to production
+    expect(rel.apps[0].policy).toEqual({ semver: { range: '>=1.0.0' } });
+    expect(rel.apps[0].exclusionList).toContain('^.*\\.sig$');
+  });
+
+  test('an app can leave a tier out', () => {
+    const env = resolveEnvironment(parseEnvironment(sampleEnvironment({ apps: [{ name: 'api', tiers: { release: { enabled: false } } }] }), 'x'));
+    expect(env.tiers.find((t) => t.name === 'release')!.apps).toEqual([]);
+  });
+
+  test('ConfigError lists every issue at once', () => {
+    try {
+      parseEnvironment(sampleEnvironment({ name: 'Bad Name', aws: { accountId: 'x', region: 'nowhere' } }), 'f.yaml');
+      throw new Error('no error');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['name', 'aws.accountId', 'aws.region']));
+    }
+  });
+});
