@@ -11,7 +11,7 @@ describe('tree writer', () => {
     writeTree(out, 's', new Map([['a/one.yaml', '1\n'], ['a/b/two.yaml', '2\n'], ['three.yaml', '3\n']]));
     expect(listTree(out)).toEqual(['.tagflow/s.json', 'a/b/two.yaml', 'a/one.yaml', 'mine.yaml', 'three.yaml']);
     const r = writeTree(out, 's', new Map([['a/one.yaml', '1\n']]));
-    expect(r.pruned.sort()).toEqual(['a/b/two.yaml', 'three.yaml']);
+    expect([...r.pruned].sort()).toEqual(['a/b/two.yaml', 'three.yaml']);
     // Empty folders left by pruning go too; the user's file stays.
     expect(listTree(out)).toEqual(['.tagflow/s.json', 'a/one.yaml', 'mine.yaml']);
     expect(fs.existsSync(path.join(out, 'a', 'b'))).toBe(false);
@@ -81,7 +81,7 @@ describe('synth into a GitOps checkout', () => {
     expect(after).toMatch(/tag: branch-dev-1700000000-abc1234 # \{"\$imagepolicy": "dev:api:tag"\}/);
     expect(after).toMatch(/replicaCount: 4/);
     // The worker app was removed from the stack: its files are pruned.
-    expect(results.get('test')!.pruned.sort()).toEqual(['environments/test/dev/images/worker.yaml', 'environments/test/dev/releases/worker.yaml']);
+    expect([...results.get('test')!.pruned].sort()).toEqual(['environments/test/dev/images/worker.yaml', 'environments/test/dev/releases/worker.yaml']);
   });
 
   test('--stack renders only that stack', () => {

@@ -40,6 +40,16 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('policy')
+    .description('image policy tools')
+    .command('eval')
+    .description('select the tag Flux would pick: JSON {tags, exclusionList?, filterTags?, policy} on stdin')
+    .action(async () => {
+      const { runPolicyEval } = await import('./commands/policy-eval');
+      program.setOptionValue('exit', runPolicyEval(await readStdin(), out));
+    });
+
+  program
     .command('schema')
     .description('print (or write) the JSON Schema of tagflow:environment for editor completion')
     .option('-o, --out <file>', 'write to this file instead of stdout')
@@ -50,6 +60,12 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   return program;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Runs the CLI; returns the exit code. Expected errors print one clear message, never a stack trace. */
