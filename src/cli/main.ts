@@ -40,6 +40,17 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('plan')
+    .description('OFFLINE plan: run the Pulumi program with the mock monitor and print the resources it declares')
+    .requiredOption('-s, --stack <name>', 'the stack to plan')
+    .option('--json', 'print a JSON array [{type, name, parent, inputs}]')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runPlan } = await import('./commands/plan');
+      program.setOptionValue('exit', await runPlan(o, out));
+    });
+
+  program
     .command('policy')
     .description('image policy tools')
     .command('eval')

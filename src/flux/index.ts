@@ -1,6 +1,7 @@
 export * from './app-image-policy';
 export * from './app-release';
 export * from './environment-gitops';
+export * from './image-reader-service-account';
 export * from './labels';
 export * from './manifest-file';
 export * from './markers';

@@ -5,12 +5,21 @@ import { ManifestFile } from './manifest-file';
 import { TierDeployer } from './tier-deployer';
 import { TierImageAutomation } from './tier-image-automation';
 import { TierSource } from './tier-source';
+import { ImageReaderServiceAccount } from './image-reader-service-account';
+import { tierLabels } from './labels';
 import type { Environment } from '../model/environment';
+import { roleArn, TIER_READER_SERVICE_ACCOUNT, tierReaderRoleName } from '../model/aws-names';
 import type { Tier } from '../model/tiers';
 
 export interface TierGitOpsProps {
   readonly tier: Tier;
   readonly gitops: Environment['gitops'];
+  /**
+   * Object-level workload identity: the tier's ImageRepositories use their own ServiceAccount and IAM role
+   * (needs image-reflector-controller's `ObjectLevelWorkloadIdentity` feature gate).
+   * @default - controller-level identity
+   */
+  readonly objectLevelIdentity?: { readonly accountId: string; readonly region: string };
 }
 
 /**
@@ -40,11 +49,22 @@ export class TierGitOps extends Construct {
     const automationFile = new ManifestFile(this, 'AutomationFile', { path: `${tier.folder}/automation.yaml` });
     this.automation = new TierImageAutomation(automationFile, 'Automation', { tier, author: gitops.commitAuthor });
     this.deployer = new TierDeployer(automationFile, 'Deployer', { tier });
+    let readerServiceAccount: string | undefined;
+    if (props.objectLevelIdentity) {
+      const { accountId, region } = props.objectLevelIdentity;
+      readerServiceAccount = TIER_READER_SERVICE_ACCOUNT;
+      new ImageReaderServiceAccount(automationFile, 'ImageReader', {
+        name: readerServiceAccount,
+        namespace: tier.namespace,
+        labels: tierLabels(tier.environment, tier.name),
+        roleArn: roleArn(accountId, region, tierReaderRoleName(tier.environment, tier.name)),
+      });
+    }
     const images: AppImagePolicy[] = [];
     const releases: AppRelease[] = [];
     for (const appTier of tier.apps) {
       const imageFile = new ManifestFile(this, `Images-${appTier.app}`, { path: `${tier.folder}/images/${appTier.app}.yaml` });
-      images.push(new AppImagePolicy(imageFile, 'Resource', { appTier }));
+      images.push(new AppImagePolicy(imageFile, 'Resource', { appTier, serviceAccountName: readerServiceAccount }));
       const releaseFile = new ManifestFile(this, `Release-${appTier.app}`, { path: `${tier.releasesFolder}/${appTier.app}.yaml` });
       releases.push(
         new AppRelease(releaseFile, 'Resource', {

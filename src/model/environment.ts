@@ -90,6 +90,7 @@ export const TierOverrideSchema = z.strictObject({
   branch: branchName.optional().describe('Branch the tier is applied from and the automation checks out.'),
   pushBranch: branchName.optional().describe('Branch the automation pushes to.'),
   automationInterval: duration.optional(),
+  keepImages: z.number().int().min(1).max(1000).optional().describe('ECR lifecycle: newest images of this tier to keep.'),
   values: z.record(z.string(), z.unknown()).optional().describe('Helm values for every app in this tier.'),
 });
 export type TierOverride = z.infer<typeof TierOverrideSchema>;
@@ -123,6 +124,28 @@ export const ChartSchema = z.union([
   }),
 ]);
 
+const KMS_KEY_ARN = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/, {
+  message: "must be a KMS key ARN such as 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'",
+});
+
+const ciBranches = z.array(branchName).min(1).default(['main']);
+export const CiSchema = z.union([
+  z.strictObject({
+    githubActions: z.strictObject({
+      repositories: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: "must be 'owner/repository'" })).min(1),
+      branches: ciBranches,
+    }),
+  }),
+  z.strictObject({
+    buildkite: z.strictObject({
+      organization: z.string().regex(/^[a-z0-9-]+$/, { message: 'must be a Buildkite organization slug' }),
+      pipelines: z.array(z.string().regex(/^[a-z0-9-]+$/, { message: 'must be a Buildkite pipeline slug' })).min(1),
+      branches: ciBranches,
+    }),
+  }),
+]);
+export type Ci = z.infer<typeof CiSchema>;
+
 const ACCOUNT_ID = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id (quote it in YAML)' });
 const REGION = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { message: "must be an AWS region such as 'eu-west-1'" });
 const ECR_REPO_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -141,8 +164,12 @@ export const AppSchema = z.strictObject({
       accountId: ACCOUNT_ID.optional().describe('Registry account when images live in another account.'),
       region: REGION.optional(),
       create: z.boolean().default(true).describe('false adopts an existing repository instead of creating it.'),
+      pullAccounts: z
+        .array(ACCOUNT_ID)
+        .default([])
+        .describe("Accounts whose tagflow image-reader roles may list and pull (repository policy; only for create: true)."),
     })
-    .default({ create: true }),
+    .default({ create: true, pullAccounts: [] }),
   chart: ChartSchema.default({ bundled: true }),
   values: z.record(z.string(), z.unknown()).default({}),
   tiers: tierRecord(AppTierOverrideSchema).default({}),
@@ -152,7 +179,11 @@ export type App = z.infer<typeof AppSchema>;
 export const EnvironmentSchema = z
   .strictObject({
     name: dnsLabel('environment name'),
-    aws: z.strictObject({ accountId: ACCOUNT_ID, region: REGION }),
+    aws: z.strictObject({
+      accountId: ACCOUNT_ID,
+      region: REGION,
+      kmsKeyArn: KMS_KEY_ARN.optional().describe('Encrypt ECR repositories with this KMS key (default AES256).'),
+    }),
     cluster: z.strictObject({
       name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, { message: 'must be an EKS cluster name' }),
       oidcIssuerUrl: z
@@ -160,7 +191,12 @@ export const EnvironmentSchema = z
         .regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be the https:// OIDC issuer URL of the cluster' })
         .optional(),
       identity: z.enum(['irsa', 'pod-identity']).default('irsa'),
+      objectLevelIdentity: z
+        .boolean()
+        .default(false)
+        .describe("One ServiceAccount and IRSA role per tier (needs image-reflector-controller's ObjectLevelWorkloadIdentity gate)."),
     }),
+    ci: CiSchema.optional().describe('The pipeline that builds images: gets a push-only role through OIDC.'),
     gitops: z.strictObject({
       url: z.string().regex(/^https:\/\/[^\s/]+\/[^\s]+$/, {
         message: 'must be an https:// URL (provider github authenticates a GitHub App over HTTPS)',
@@ -202,6 +238,13 @@ export const EnvironmentSchema = z
   .superRefine((env, ctx) => {
     const seen = new Map<string, number>();
     env.apps.forEach((app, i) => {
+      if (app.ecr.create && app.ecr.accountId && app.ecr.accountId !== env.aws.accountId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'ecr', 'create'],
+          message: `cannot create a repository in account ${app.ecr.accountId} from this stack (account ${env.aws.accountId}); set create: false and grant pullAccounts in the stack that owns it`,
+        });
+      }
       const first = seen.get(app.name);
       if (first !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['apps', i, 'name'], message: `duplicate app name (also apps[${first}].name)` });
@@ -212,7 +255,10 @@ export const EnvironmentSchema = z
         }
       }
     });
-    if (env.cluster.identity === 'irsa' && !env.cluster.oidcIssuerUrl) {
+    if (env.cluster.objectLevelIdentity && env.cluster.identity !== 'irsa') {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'objectLevelIdentity'], message: 'needs cluster.identity irsa (Flux object-level identity does not support Pod Identity)' });
+    }
+    if ((env.cluster.identity === 'irsa' || env.cluster.objectLevelIdentity) && !env.cluster.oidcIssuerUrl) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'oidcIssuerUrl'], message: 'is required when cluster.identity is irsa' });
     }
   });

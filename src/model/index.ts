@@ -3,3 +3,4 @@ export * from './errors';
 export * from './load';
 export * from './tag-scheme';
 export * from './tiers';
+export * from './aws-names';

@@ -13,6 +13,7 @@ export interface TierPreset {
   readonly scanInterval: string;
   readonly automationInterval: string;
   readonly digestPinning: boolean;
+  readonly keepImages: number;
   readonly namespace: string;
   /** Branch the tier is applied from and checked out by the automation; undefined means the main branch. */
   readonly branch?: string;
@@ -37,6 +38,7 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     scanInterval: '1m',
     automationInterval: '1m',
     digestPinning: false,
+    keepImages: 30,
     namespace: 'dev',
     branch: 'dev',
     reviewed: false,
@@ -49,6 +51,7 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     scanInterval: '1m',
     automationInterval: '1m',
     digestPinning: false,
+    keepImages: 30,
     namespace: 'staging',
     branch: 'staging',
     reviewed: false,
@@ -61,6 +64,7 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     scanInterval: '5m',
     automationInterval: '5m',
     digestPinning: true,
+    keepImages: 0,
     namespace: 'release',
     pushBranch: 'tagflow/release-updates',
     reviewed: true,
@@ -82,7 +86,13 @@ export interface AppTier {
   readonly policyName: string;
   /** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`: no scheme, no tag. */
   readonly image: string;
-  readonly ecr: { readonly accountId: string; readonly region: string; readonly repository: string; readonly create: boolean };
+  readonly ecr: {
+    readonly accountId: string;
+    readonly region: string;
+    readonly repository: string;
+    readonly create: boolean;
+    readonly pullAccounts: readonly string[];
+  };
   readonly tagScheme: string;
   readonly filterTags: { readonly pattern: string; readonly extract?: string };
   readonly policy: Policy;
@@ -103,6 +113,10 @@ export interface Tier {
   readonly pushBranch: string;
   readonly reviewed: boolean;
   readonly automationInterval: string;
+  /** ECR lifecycle: newest images of the tier's scheme kept in each repository; 0 keeps all (release). */
+  readonly keepImages: number;
+  /** The tier's CI tag scheme (per-app schemes may override it). */
+  readonly tagScheme: string;
   /** Folder of the tier in the GitOps tree, relative to its root, without `./`. */
   readonly folder: string;
   /** Folder the ImageUpdateAutomation updates (`update.path`): the tier's HelmReleases. */
@@ -192,7 +206,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
         namespace,
         policyName: app.name,
         image: `${registryAccount}.dkr.ecr.${registryRegion}.amazonaws.com/${repository}`,
-        ecr: { accountId: registryAccount, region: registryRegion, repository, create: app.ecr.create },
+        ecr: { accountId: registryAccount, region: registryRegion, repository, create: app.ecr.create, pullAccounts: app.ecr.pullAccounts },
         tagScheme,
         filterTags,
         policy: pick('policy'),
@@ -212,6 +226,8 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       pushBranch: o.pushBranch ?? preset.pushBranch ?? branch,
       reviewed: (o.pushBranch ?? preset.pushBranch ?? branch) !== branch,
       automationInterval: o.automationInterval ?? preset.automationInterval,
+      keepImages: o.keepImages ?? preset.keepImages,
+      tagScheme: o.tagScheme ?? preset.tagScheme,
       folder,
       releasesFolder: `${folder}/releases`,
       sourceName: `tagflow-${env.name}-${name}`,

@@ -1,0 +1,8 @@
+/** Entry point of the Pulumi program (Pulumi.yaml `main`); its exports are the stack outputs. */
+import { runProgram } from './stack';
+
+const outputs = runProgram();
+export const repositoryUrls = outputs.repositoryUrls;
+export const fluxRoleArn = outputs.fluxRoleArn;
+export const ciRoleArn = outputs.ciRoleArn;
+export const tierRoleArns = outputs.tierRoleArns;

@@ -1,0 +1,42 @@
+/**
+ * Names and ARNs that both the GitOps tree and the Pulumi program need. They are deterministic, so synth
+ * never waits for Pulumi outputs (e.g. the role ARN in the image-reflector-controller IRSA patch).
+ */
+export const FLUX_READER_SERVICE_ACCOUNT = { namespace: 'flux-system', name: 'image-reflector-controller' } as const;
+/** ServiceAccount of a tier's ImageRepositories with object-level identity. */
+export const TIER_READER_SERVICE_ACCOUNT = 'tagflow-image-reader';
+
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+export function fluxReaderRoleName(environment: string): string {
+  return `tagflow-${environment}-flux-image-reader`;
+}
+
+export function tierReaderRoleName(environment: string, tier: string): string {
+  return `tagflow-${environment}-${tier}-image-reader`;
+}
+
+export function ciPushRoleName(environment: string): string {
+  return `tagflow-${environment}-ci-push`;
+}
+
+export function roleArn(accountId: string, region: string, roleName: string): string {
+  return `arn:${partitionOf(region)}:iam::${accountId}:role/${roleName}`;
+}
+
+export function ecrRepositoryArn(accountId: string, region: string, repository: string): string {
+  return `arn:${partitionOf(region)}:ecr:${region}:${accountId}:repository/${repository}`;
+}
+
+/** `oidc.eks.<region>.amazonaws.com/id/<ID>`: the issuer without scheme, as IAM condition keys spell it. */
+export function oidcIssuerHost(issuerUrl: string): string {
+  return issuerUrl.replace(/^https:\/\//, '').replace(/\/$/, '');
+}
+
+export function oidcProviderArn(accountId: string, region: string, issuerUrl: string): string {
+  return `arn:${partitionOf(region)}:iam::${accountId}:oidc-provider/${oidcIssuerHost(issuerUrl)}`;
+}

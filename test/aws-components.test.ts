@@ -1,0 +1,163 @@
+import * as pulumi from '@pulumi/pulumi';
+import { parseEnvironment } from '../src/model/load';
+import { resolveEnvironment, type ResolvedEnvironment } from '../src/model/tiers';
+import { lifecyclePolicy } from '../src/aws/ecr-lifecycle';
+import { sampleEnvironment } from './support/tree';
+
+/** Resources the mock monitor saw, by type. */
+const created: { type: string; name: string; inputs: any }[] = [];
+let Environment: typeof import('../src/aws/environment').Environment;
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const arn = args.type === 'aws:iam/role:Role' ? `arn:aws:iam::123456789012:role/${args.inputs.name}` : `${args.name}-arn`;
+        return { id: `${args.name}-id`, state: { ...args.inputs, arn, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${args.inputs.name}` } };
+      },
+      call: () => ({}),
+    },
+    'tagflow',
+    'test',
+    false,
+  );
+  ({ Environment } = await import('../src/aws/environment'));
+});
+
+const resolve = (overrides: Record<string, unknown> = {}): ResolvedEnvironment => resolveEnvironment(parseEnvironment(sampleEnvironment(overrides), 'test.yaml'));
+const out = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
+
+/** Builds an Environment and waits until the mock monitor has seen every resource. */
+async function build(env: ResolvedEnvironment, name = 'tagflow') {
+  created.length = 0;
+  let count = 0;
+  const e = new Environment(name, { environment: env, githubAppPrivateKey: pulumi.secret('PEM') }, { transformations: [() => void count++] });
+  await out(e.urn);
+  for (let i = 0; i < 400 && created.length < count; i++) await new Promise((r) => setTimeout(r, 5));
+  const of = (type: string) => created.filter((c) => c.type === type);
+  return { e, of, created: [...created] };
+}
+
+describe('Environment and Tier components (mock monitor)', () => {
+  test('component tokens and parent/child structure', async () => {
+    const { of } = await build(resolve());
+    expect(of('tagflow:aws:Environment').map((c) => c.name)).toEqual(['tagflow']);
+    expect(of('tagflow:aws:Tier').map((c) => c.name).sort()).toEqual(['tagflow-dev', 'tagflow-release', 'tagflow-staging']);
+  });
+
+  test('ECR repositories: immutable tags, scan on push, AES256 by default, KMS when configured', async () => {
+    let { of } = await build(resolve());
+    const repos = of('aws:ecr/repository:Repository');
+    expect(repos.map((r) => r.inputs.name).sort()).toEqual(['api', 'team/worker']);
+    for (const r of repos) {
+      expect(r.inputs.imageTagMutability).toBe('IMMUTABLE');
+      expect(r.inputs.imageScanningConfiguration).toEqual({ scanOnPush: true });
+      expect(r.inputs.encryptionConfigurations).toEqual([{ encryptionType: 'AES256' }]);
+    }
+    const kms = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    ({ of } = await build(resolve({ aws: { accountId: '123456789012', region: 'eu-west-1', kmsKeyArn: kms } })));
+    expect(of('aws:ecr/repository:Repository')[0].inputs.encryptionConfigurations).toEqual([{ encryptionType: 'KMS', kmsKey: kms }]);
+  });
+
+  test('adopted repositories (create: false) are not created', async () => {
+    const { of } = await build(resolve({ apps: [{ name: 'api', ecr: { create: false } }, { name: 'web' }] }));
+    expect(of('aws:ecr/repository:Repository').map((r) => r.inputs.name)).toEqual(['web']);
+  });
+
+  test('lifecycle expires old dev/staging builds by prefix and never release tags', async () => {
+    const { of } = await build(resolve());
+    const lc = of('aws:ecr/lifecyclePolicy:LifecyclePolicy');
+    expect(lc).toHaveLength(2);
+    const rules = JSON.parse(lc[0].inputs.policy).rules;
+    expect(rules.map((r: any) => r.selection.tagPrefixList)).toEqual([['branch-dev-'], ['branch-staging-']]);
+    expect(JSON.stringify(rules)).not.toMatch(/release/);
+    expect(rules.every((r: any) => r.selection.tagStatus === 'tagged' && r.selection.countNumber === 30)).toBe(true);
+  });
+
+  test('lifecycle never writes a prefix that would also match another tier', () => {
+    const p = lifecyclePolicy([
+      { name: 'dev', keepImages: 5, tagScheme: 'build-{time}-{sha}' },
+      { name: 'staging', keepImages: 5, tagScheme: 'build-staging-{time}-{sha}' },
+    ]);
+    expect(p?.rules.map((r) => r.selection.tagPrefixList[0])).toEqual(['build-staging-']);
+  });
+
+  test('IRSA: one Flux role, and each Tier owns an inline grant on exactly its repositories', async () => {
+    const { of } = await build(resolve());
+    const roles = of('aws:iam/role:Role');
+    const flux = roles.find((r) => r.inputs.name === 'tagflow-test-flux-image-reader')!;
+    const trust = JSON.parse(flux.inputs.assumeRolePolicy);
+    expect(trust.Statement[0].Condition.StringEquals).toEqual({
+      'oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF:sub': 'system:serviceaccount:flux-system:image-reflector-controller',
+      'oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF:aud': 'sts.amazonaws.com',
+    });
+    const grants = of('aws:iam/rolePolicy:RolePolicy').filter((p) => p.name.endsWith('-ecr-read'));
+    expect(grants.map((g) => g.inputs.name).sort()).toEqual(['tier-dev-ecr-read', 'tier-release-ecr-read', 'tier-staging-ecr-read']);
+    expect(grants.every((g) => g.inputs.role === 'tagflow-test-flux-image-reader')).toBe(true);
+    expect(of('aws:eks/podIdentityAssociation:PodIdentityAssociation')).toEqual([]);
+  });
+
+  test('removing a tier removes exactly its grant', async () => {
+    const all = (await build(resolve())).of('aws:iam/rolePolicy:RolePolicy');
+    const fewer = (await build(resolve({ tiers: { dev: {}, release: {} } }))).of('aws:iam/rolePolicy:RolePolicy');
+    const names = (l: typeof all) => l.map((p) => p.inputs.name).sort();
+    expect(names(all).filter((n) => !names(fewer).includes(n))).toEqual(['tier-staging-ecr-read']);
+    for (const p of fewer) expect(p.inputs.policy).toBe(all.find((a) => a.inputs.name === p.inputs.name)!.inputs.policy);
+  });
+
+  test('pod identity: trust pods.eks.amazonaws.com and associate flux-system/image-reflector-controller', async () => {
+    const { of } = await build(resolve({ cluster: { name: 'c1', identity: 'pod-identity' } }));
+    const role = of('aws:iam/role:Role')[0];
+    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0]).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
+    expect(of('aws:eks/podIdentityAssociation:PodIdentityAssociation')[0].inputs).toMatchObject({
+      clusterName: 'c1',
+      namespace: 'flux-system',
+      serviceAccount: 'image-reflector-controller',
+      roleArn: 'arn:aws:iam::123456789012:role/tagflow-test-flux-image-reader',
+    });
+  });
+
+  test('object-level identity: one role per tier trusting its own ServiceAccount, no controller role', async () => {
+    const { of, e } = await build(resolve({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', objectLevelIdentity: true } }));
+    const roles = of('aws:iam/role:Role');
+    expect(roles.map((r) => r.inputs.name).sort()).toEqual(['tagflow-test-dev-image-reader', 'tagflow-test-release-image-reader', 'tagflow-test-staging-image-reader']);
+    const dev = roles.find((r) => r.inputs.name === 'tagflow-test-dev-image-reader')!;
+    expect(Object.values(JSON.parse(dev.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals)).toContain('system:serviceaccount:dev:tagflow-image-reader');
+    expect(await out(e.tiers.dev.roleArn!)).toBe('arn:aws:iam::123456789012:role/tagflow-test-dev-image-reader');
+  });
+
+  test('CI push role with pinned trust and push-only policy on the created repositories', async () => {
+    const { of } = await build(resolve({ ci: { githubActions: { repositories: ['acme/api'] } } }));
+    const ci = of('aws:iam/role:Role').find((r) => r.inputs.name === 'tagflow-test-ci-push')!;
+    expect(JSON.parse(ci.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals).toEqual({
+      'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+      'token.actions.githubusercontent.com:sub': ['repo:acme/api:ref:refs/heads/main'],
+    });
+    const policy = JSON.parse(of('aws:iam/rolePolicy:RolePolicy').find((p) => p.inputs.name === 'ecr-push')!.inputs.policy);
+    expect(policy.Statement[1].Resource).toEqual(['arn:aws:ecr:eu-west-1:123456789012:repository/api', 'arn:aws:ecr:eu-west-1:123456789012:repository/team/worker']);
+  });
+
+  test('cross-account readers get a repository policy', async () => {
+    const { of } = await build(resolve({ apps: [{ name: 'api', ecr: { pullAccounts: ['444455556666'] } }] }));
+    const rp = JSON.parse(of('aws:ecr/repositoryPolicy:RepositoryPolicy')[0].inputs.policy);
+    expect(rp.Statement[0].Condition.ArnLike['aws:PrincipalArn']).toEqual(['arn:aws:iam::444455556666:role/tagflow-*-image-reader']);
+  });
+
+  test('the GitHub App Secret goes to the cluster, as a secret, with exactly one installation key', async () => {
+    const { of } = await build(resolve());
+    const secret = of('kubernetes:core/v1:Secret')[0].inputs;
+    expect(secret.metadata).toMatchObject({ name: 'tagflow-github-app', namespace: 'flux-system' });
+    // The private key makes the whole stringData a Pulumi secret (encrypted in state, never printed).
+    const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+    expect(secret.stringData[SECRET_SIG]).toBe('1b47061264138c4ac30d75fd1eb44270');
+    expect(Object.keys(secret.stringData.value).sort()).toEqual(['githubAppID', 'githubAppInstallationOwner', 'githubAppPrivateKey']);
+    expect(secret.stringData.value.githubAppInstallationOwner).toBe('acme');
+  });
+
+  test('outputs: repository URLs and role ARNs', async () => {
+    const { e } = await build(resolve());
+    expect(await out(e.repositoryUrls['team/worker'])).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker');
+    expect(await out(e.fluxRoleArn!)).toBe('arn:aws:iam::123456789012:role/tagflow-test-flux-image-reader');
+  });
+});

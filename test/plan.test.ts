@@ -1,0 +1,59 @@
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { REPO_ROOT, sampleEnvironment, tmpDir, writeStack } from './support/tree';
+
+/** `tagflow plan` runs in its own process: it sets Pulumi's global mock runtime. */
+function plan(args: string[], cwd = REPO_ROOT) {
+  return spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/tagflow.js'), 'plan', ...args], { cwd, encoding: 'utf8' });
+}
+
+describe('tagflow plan (offline)', () => {
+  test.each(['dev', 'prod'])('--stack %s --json lists every resource with type, name, parent and parsed IAM documents', (stack) => {
+    const r = plan(['--stack', stack, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const resources = JSON.parse(r.stdout) as { type: string; name: string; parent: string | null; inputs: any }[];
+    expect(resources[0]).toMatchObject({ type: 'tagflow:aws:Environment', name: 'tagflow', parent: null });
+    for (const res of resources.slice(1)) expect(res.parent).toMatch(/^tagflow/);
+    const role = resources.find((x) => x.type === 'aws:iam/role:Role' && x.inputs.name === `tagflow-${stack}-flux-image-reader`)!;
+    expect(role.inputs.assumeRolePolicy.Statement[0].Action).toBe('sts:AssumeRoleWithWebIdentity');
+    const grants = resources.filter((x) => x.type === 'aws:iam/rolePolicy:RolePolicy' && x.parent !== 'tagflow');
+    expect(grants.length).toBeGreaterThan(0);
+    for (const g of grants) expect(g.inputs.policy.Statement.map((s: any) => s.Sid)).toEqual(['Login', expect.stringMatching(/^Read/)]);
+    expect(JSON.stringify(resources)).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test('dev creates its repositories and CI role; prod adopts cross-account repositories and reads them', () => {
+    const dev = JSON.parse(plan(['--stack', 'dev', '--json']).stdout);
+    const prod = JSON.parse(plan(['--stack', 'prod', '--json']).stdout);
+    const types = (l: any[]) => l.map((x) => x.type);
+    expect(types(dev)).toEqual(expect.arrayContaining(['aws:ecr/repository:Repository', 'aws:ecr/repositoryPolicy:RepositoryPolicy', 'kubernetes:core/v1:Secret']));
+    expect(dev.some((x: any) => x.inputs.name === 'tagflow-dev-ci-push')).toBe(true);
+    expect(types(prod)).not.toContain('aws:ecr/repository:Repository');
+    const prodGrant = prod.find((x: any) => x.type === 'aws:iam/rolePolicy:RolePolicy');
+    expect(prodGrant.inputs.policy.Statement[1].Resource).toEqual([
+      'arn:aws:ecr:eu-west-1:111122223333:repository/checkout-api',
+      'arn:aws:ecr:eu-west-1:111122223333:repository/payments/worker',
+    ]);
+  });
+
+  test('the text plan says plainly that it is offline', () => {
+    const r = plan(['--stack', 'dev']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^OFFLINE PLAN for stack 'dev'/);
+    expect(r.stdout).toMatch(/No Pulumi CLI, no cloud calls/);
+    expect(r.stdout).toMatch(/\+ aws:iam\/role:Role {2}tagflow-flux-image-reader {2}\(parent: tagflow\)/);
+  });
+
+  test.each([
+    [{ cluster: { name: 'c', identity: 'irsa' } }, /cluster\.oidcIssuerUrl: is required when cluster\.identity is irsa/],
+    [{ aws: { accountId: '1234', region: 'eu-west-1' } }, /aws\.accountId: "1234" must be a 12-digit AWS account id/],
+    [{ aws: { accountId: '123456789012', region: 'eu-west-1', kmsKeyArn: 'arn:aws:kms:eu-west-1:123:key/nope' } }, /aws\.kmsKeyArn: "arn:aws:kms:eu-west-1:123:key\/nope" must be a KMS key ARN/],
+  ])('bad stack config %j exits 2 naming the field', (overrides, message) => {
+    const dir = tmpDir();
+    writeStack(dir, 'bad', sampleEnvironment(overrides));
+    const r = plan(['--stack', 'bad'], dir);
+    expect(r.stderr).toMatch(message);
+    expect(r.status).toBe(2);
+  });
+});
