@@ -19,8 +19,6 @@ export interface TierPreset {
   readonly branch?: string;
   /** Branch the automation pushes to; undefined means `branch`. */
   readonly pushBranch?: string;
-  /** A human merges `pushBranch` into `branch`: the automation never writes straight to what runs. */
-  readonly reviewed: boolean;
 }
 
 /**
@@ -29,33 +27,25 @@ export interface TierPreset {
  */
 export const SIGNATURE_EXCLUSIONS = ['^.*\\.sig$', '^.*\\.att$', '^.*\\.sbom$'] as const;
 
+/** dev and staging share one shape: builds of a branch, newest by push time, committed to the tier's branch. */
+function branchTierPreset(name: 'dev' | 'staging'): TierPreset {
+  return {
+    tagScheme: `branch-${name}-{time}-{sha}`,
+    filterTags: { pattern: `^branch-${name}-(?P<ts>[0-9]+)-[0-9a-f]+$`, extract: '$ts' },
+    policy: { numerical: { order: 'asc' } },
+    exclusionList: SIGNATURE_EXCLUSIONS,
+    scanInterval: '1m',
+    automationInterval: '1m',
+    digestPinning: false,
+    keepImages: 30,
+    namespace: name,
+    branch: name,
+  };
+}
+
 export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
-  dev: {
-    tagScheme: 'branch-dev-{time}-{sha}',
-    filterTags: { pattern: '^branch-dev-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$ts' },
-    policy: { numerical: { order: 'asc' } },
-    exclusionList: SIGNATURE_EXCLUSIONS,
-    scanInterval: '1m',
-    automationInterval: '1m',
-    digestPinning: false,
-    keepImages: 30,
-    namespace: 'dev',
-    branch: 'dev',
-    reviewed: false,
-  },
-  staging: {
-    tagScheme: 'branch-staging-{time}-{sha}',
-    filterTags: { pattern: '^branch-staging-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$ts' },
-    policy: { numerical: { order: 'asc' } },
-    exclusionList: SIGNATURE_EXCLUSIONS,
-    scanInterval: '1m',
-    automationInterval: '1m',
-    digestPinning: false,
-    keepImages: 30,
-    namespace: 'staging',
-    branch: 'staging',
-    reviewed: false,
-  },
+  dev: branchTierPreset('dev'),
+  staging: branchTierPreset('staging'),
   release: {
     tagScheme: 'release-{version}',
     filterTags: { pattern: '^release-(?P<version>[0-9]+\\.[0-9]+\\.[0-9]+)$', extract: '$version' },
@@ -67,7 +57,6 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     keepImages: 0,
     namespace: 'release',
     pushBranch: 'tagflow/release-updates',
-    reviewed: true,
   },
 };
 
@@ -111,6 +100,7 @@ export interface Tier {
   readonly namespace: string;
   readonly branch: string;
   readonly pushBranch: string;
+  /** A human merges `pushBranch` into `branch`: the automation never writes straight to what runs. */
   readonly reviewed: boolean;
   readonly automationInterval: string;
   /** ECR lifecycle: newest images of the tier's scheme kept in each repository; 0 keeps all (release). */
