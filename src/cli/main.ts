@@ -25,6 +25,16 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('check')
+    .description("lint a GitOps tree for Flux image automation's silent failures (exit 1 on findings)")
+    .argument('[dir]', 'root of the GitOps tree', '.')
+    .option('--json', 'print findings as JSON')
+    .action(async (dir, o) => {
+      const { runCheck } = await import('./commands/check');
+      program.setOptionValue('exit', runCheck({ dir, json: o.json }, out));
+    });
+
+  program
     .command('tag')
     .description("print a tag of the tier's scheme that the tier's ImagePolicy accepts (for CI)")
     .requiredOption('-t, --tier <tier>', 'dev, staging or release')

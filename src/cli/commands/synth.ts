@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { synth } from '../../gitops/synth';
+import { formatFindings, lint } from '../../check/lint';
 
 export interface SynthCommandOptions {
   readonly stack?: string[];
@@ -15,6 +16,12 @@ export function runSynth(opts: SynthCommandOptions, log: (s: string) => void): n
       `${o.stack}: ${o.files.size} files in ${path.relative(process.cwd(), opts.out) || '.'} ` +
         `(${r.written.length} written, ${r.unchanged.length} unchanged, ${r.pruned.length} pruned)`,
     );
+  }
+  // What tagflow wrote must pass its own check: a finding here is a tagflow bug or a bad override.
+  const findings = lint(opts.out).filter((f) => outputs.some((o) => o.files.has(f.file)));
+  if (findings.length) {
+    process.stderr.write(`tagflow: check found problems in the synthesized tree:\n${formatFindings(findings)}\n`);
+    return 1;
   }
   return 0;
 }

@@ -1,0 +1,250 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isMap, parseAllDocuments, type Document } from 'yaml';
+import { compileGoRegex, goRegexError, templateRefs } from '../engines/policy/go-regex';
+import { semverRangeError } from '../engines/policy/masterminds-semver';
+import { findMarkedValues } from '../engines/markers/marker';
+import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
+import { TIER_NAMES } from '../model/environment';
+import { TIER_PRESETS } from '../model/tiers';
+import { renderTag } from '../model/tag-scheme';
+
+/**
+ * `tagflow check`: lints a GitOps tree (tagflow's output or any Flux repository) for the mistakes Flux
+ * image automation only shows after the fact, if at all.
+ */
+export interface Finding {
+  readonly file: string;
+  readonly line: number;
+  readonly rule: string;
+  readonly message: string;
+}
+
+export class UnreadableTreeError extends Error {
+  public readonly exitCode = 2;
+}
+
+interface TreeObject {
+  readonly file: string;
+  readonly line: number;
+  readonly obj: any;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** Line of a key path inside a document, or the document's first line. */
+function lineIn(text: string, doc: Document, keyPath: string[]): number {
+  const node = doc.getIn(keyPath, true) as { range?: [number, number, number] } | undefined;
+  const fallback = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+  return lineOf(text, node?.range?.[0] ?? fallback);
+}
+
+interface LoadedTree {
+  readonly objects: (TreeObject & { doc: Document; text: string })[];
+  readonly files: Map<string, string>;
+}
+
+function walk(root: string, dir: string, out: string[]): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (e.name === '.git' || e.name === 'node_modules' || e.name === '.tagflow') continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      // Helm chart templates are not YAML; a chart folder is not scanned.
+      if (fs.existsSync(path.join(full, 'Chart.yaml'))) continue;
+      walk(root, full, out);
+    } else if (e.isFile() && isScannedFile(e.name)) out.push(path.relative(root, full).split(path.sep).join('/'));
+  }
+}
+
+export function loadTree(root: string): LoadedTree {
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UnreadableTreeError(`${root}: not a folder`);
+  const rels: string[] = [];
+  walk(root, root, rels);
+  const objects: LoadedTree['objects'] = [];
+  const files = new Map<string, string>();
+  for (const rel of rels) {
+    const text = fs.readFileSync(path.join(root, rel), 'utf8');
+    files.set(rel, text);
+    for (const doc of parseAllDocuments(text)) {
+      if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
+      const obj = doc.toJS();
+      if (obj && typeof obj.kind === 'string' && typeof obj.apiVersion === 'string') {
+        objects.push({ file: rel, line: lineIn(text, doc, []), obj, doc, text });
+      }
+    }
+  }
+  return { objects, files };
+}
+
+const ECR_HOST = /^(\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.com(\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)|public\.ecr\.aws)$/;
+
+/** Can the policy's candidates (after extract) be something Go's ParseFloat rejects? */
+function numericalMayFail(filter: { pattern?: string; extract?: string } | undefined): boolean {
+  const pattern = filter?.pattern;
+  if (!pattern) return true;
+  const numericGroup = /^(\[0-9\]|\\d)(\+|\*|\{\d+(,\d*)?\})?$/;
+  if (!filter?.extract) return !/^\^(\[0-9\]|\\d)(\+|\{\d+(,\d*)?\})\$$/.test(pattern);
+  // Every piece of the template must be a group whose body is digits only, and no literal text.
+  const literal = filter.extract.replace(/\$\{[^}]*\}|\$[\p{L}\p{Nd}_]+/gu, '');
+  if (literal.length > 0) return true;
+  const groups = groupBodies(pattern);
+  return templateRefs(filter.extract).some((r) => {
+    const body = r.num >= 0 ? groups.byIndex[r.num] : groups.byName[r.name];
+    return body === undefined || !numericGroup.test(body);
+  });
+}
+
+/** Source text of each capture group of a pattern, by index and by name. */
+function groupBodies(pattern: string): { byIndex: Record<number, string>; byName: Record<string, string> } {
+  const byIndex: Record<number, string> = {};
+  const byName: Record<string, string> = {};
+  const stack: { start: number; index?: number; name?: string }[] = [];
+  let n = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      while (i < pattern.length && pattern[i] !== ']') i++;
+      continue;
+    }
+    if (c === '(') {
+      const named = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(pattern.slice(i));
+      if (named) {
+        stack.push({ start: i + named[0].length, index: ++n, name: named[1] });
+        i += named[0].length - 1;
+      } else if (pattern[i + 1] === '?') stack.push({ start: i });
+      else stack.push({ start: i + 1, index: ++n });
+    } else if (c === ')') {
+      const g = stack.pop();
+      if (g?.index !== undefined) {
+        byIndex[g.index] = pattern.slice(g.start, i);
+        if (g.name) byName[g.name] = pattern.slice(g.start, i);
+      }
+    }
+  }
+  return { byIndex, byName };
+}
+
+/** Sample tags of each tier scheme, to detect patterns that accept another tier's tags. */
+function schemeSamples(): { tier: string; tag: string }[] {
+  return TIER_NAMES.map((tier) => ({ tier, tag: renderTag(TIER_PRESETS[tier].tagScheme, { time: 1700000000, sha: 'a1b2c3d', version: '1.2.3' }) }));
+}
+
+export function lint(root: string): Finding[] {
+  const { objects, files } = loadTree(root);
+  const findings: Finding[] = [];
+  const add = (file: string, line: number, rule: string, message: string) => findings.push({ file, line, rule, message });
+  const ofKind = (kind: string) => objects.filter((o) => o.obj.kind === kind && String(o.obj.apiVersion).startsWith('image.toolkit.fluxcd.io/'));
+  const nsOf = (o: TreeObject) => o.obj.metadata?.namespace ?? 'default';
+  const policies = ofKind('ImagePolicy');
+  const automations = ofKind('ImageUpdateAutomation');
+  const usedPolicies = new Set<string>();
+
+  // Markers.
+  for (const [file, text] of files) {
+    for (const mv of findMarkedValues(text)) {
+      const { namespace, policy, ref } = mv.marker;
+      usedPolicies.add(`${namespace}/${policy}`);
+      const pol = policies.find((p) => nsOf(p) === namespace && p.obj.metadata?.name === policy);
+      if (!pol) {
+        const elsewhere = policies.filter((p) => p.obj.metadata?.name === policy).map(nsOf);
+        add(file, mv.line, 'marker-unknown-policy', `marker "${ref}" names no ImagePolicy '${policy}' in namespace '${namespace}'${elsewhere.length ? ` (there is one in ${elsewhere.join(', ')}); Flux ignores it` : '; Flux ignores it'}`);
+      }
+      const inNs = automations.filter((a) => nsOf(a) === namespace);
+      if (inNs.length === 0) {
+        add(file, mv.line, 'marker-no-automation', `marker "${ref}": no ImageUpdateAutomation in namespace '${namespace}', so nothing ever updates it`);
+        continue;
+      }
+      const covering = inNs.filter((a) => {
+        const up = resolveUpdatePath(root, a.obj.spec?.update?.path);
+        const full = path.join(root, file);
+        return full === up || full.startsWith(up.endsWith(path.sep) ? up : up + path.sep);
+      });
+      if (covering.length === 0) {
+        add(file, mv.line, 'marker-outside-update-path', `marker "${ref}" is outside the update.path of every ImageUpdateAutomation in '${namespace}' (${inNs.map((a) => a.obj.spec?.update?.path ?? '/').join(', ')}), so Flux never updates it`);
+      } else if (pol) {
+        const labels = pol.obj.metadata?.labels ?? {};
+        const selected = covering.some((a) => Object.entries(a.obj.spec?.policySelector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
+        if (!selected) add(file, mv.line, 'marker-policy-not-selected', `marker "${ref}": ImagePolicy ${namespace}/${policy} is not selected by the policySelector of the automation covering this file`);
+      }
+    }
+  }
+
+  const repositories = ofKind('ImageRepository');
+  for (const p of policies) {
+    const { obj, file } = p;
+    const ns = nsOf(p);
+    const name = obj.metadata?.name;
+    const spec = obj.spec ?? {};
+    const at = (...k: string[]) => lineIn(p.text, p.doc, ['spec', ...k]);
+    if (!usedPolicies.has(`${ns}/${name}`)) add(file, p.line, 'policy-unused', `ImagePolicy ${ns}/${name} is used by no marker`);
+    const pattern = spec.filterTags?.pattern;
+    let patternOk = true;
+    if (typeof pattern === 'string' && pattern !== '') {
+      const err = goRegexError(pattern);
+      if (err) {
+        patternOk = false;
+        add(file, at('filterTags', 'pattern'), 'regex-invalid', `filterTags.pattern '${pattern}' does not compile under Go RE2 (${err}); the policy stalls`);
+      }
+    }
+    if (patternOk && pattern && spec.filterTags?.extract) {
+      const re = compileGoRegex(pattern);
+      for (const ref of templateRefs(spec.filterTags.extract)) {
+        const ok = ref.num >= 0 ? ref.num <= re.groupCount : re.groupNames.includes(ref.name);
+        if (!ok) add(file, at('filterTags', 'extract'), 'extract-unknown-group', `filterTags.extract '${spec.filterTags.extract}' names group '${ref.name}', which the pattern does not define; it expands to ''`);
+      }
+    }
+    const pol = spec.policy ?? {};
+    if (pol.semver) {
+      const err = semverRangeError(String(pol.semver.range ?? ''));
+      if (err) add(file, at('policy', 'semver', 'range'), 'semver-range-invalid', `semver range '${pol.semver.range}' does not parse (${err}); the policy stalls`);
+    } else if (pol.numerical && patternOk && numericalMayFail(spec.filterTags)) {
+      add(file, at('policy', 'numerical'), 'numerical-non-number', `numerical policy: filterTags ${pattern ? `'${pattern}'${spec.filterTags?.extract ? ` extract '${spec.filterTags.extract}'` : ''}` : '(none)'} can yield a non-number, and one such tag fails the whole policy`);
+    }
+    if (spec.interval !== undefined && spec.digestReflectionPolicy !== 'Always') {
+      add(file, at('interval'), 'interval-without-always', `interval is only allowed with digestReflectionPolicy: Always (the API server rejects it)`);
+    }
+    if (patternOk && pattern) {
+      const re = compileGoRegex(pattern);
+      const accepted = schemeSamples().filter((s) => re.test(s.tag));
+      const own = obj.metadata?.labels?.['tagflow.io/tier'];
+      const foreign = accepted.filter((s) => s.tier !== own);
+      if ((own && foreign.length > 0) || (!own && accepted.length > 1)) {
+        add(file, at('filterTags', 'pattern'), 'tier-overlap', `filterTags.pattern '${pattern}' accepts tags of the ${foreign.map((s) => `${s.tier} scheme (e.g. ${s.tag})`).join(' and ')}${own ? ` although the policy belongs to tier ${own}` : ''}`);
+      }
+    }
+    const repoRef = spec.imageRepositoryRef ?? {};
+    if (!repositories.some((r) => r.obj.metadata?.name === repoRef.name && nsOf(r) === (repoRef.namespace ?? ns))) {
+      add(file, at('imageRepositoryRef'), 'policy-unknown-repository', `imageRepositoryRef ${repoRef.namespace ?? ns}/${repoRef.name} names no ImageRepository in this tree`);
+    }
+  }
+
+  for (const r of repositories) {
+    const spec = r.obj.spec ?? {};
+    const image = String(spec.image ?? '');
+    const at = (k: string) => lineIn(r.text, r.doc, ['spec', k]);
+    const host = image.split('/')[0];
+    if (image.includes('://') || image.slice(host.length).includes(':') || image.includes('@')) {
+      add(r.file, at('image'), 'image-url-invalid', `image '${image}' must have no scheme, tag or digest (the controller stalls with ImageURLInvalid)`);
+    }
+    const provider = spec.provider ?? 'generic';
+    if (provider === 'aws' && !ECR_HOST.test(host)) add(r.file, at('image'), 'aws-provider-non-ecr', `provider aws with registry '${host}', which is not ECR: login fails with 'invalid AWS registry'`);
+    if (spec.secretRef && provider !== 'generic') add(r.file, at('secretRef'), 'secretref-ignored', `secretRef is ignored because provider is '${provider}' (only generic uses it)`);
+    for (const [i, x] of (spec.exclusionList ?? []).entries()) {
+      const err = goRegexError(String(x));
+      if (err) add(r.file, at('exclusionList'), 'regex-invalid', `exclusionList[${i}] '${x}' does not compile under Go RE2 (${err})`);
+    }
+  }
+  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.rule < b.rule ? -1 : 1)));
+}
+
+export function formatFindings(findings: readonly Finding[]): string {
+  return findings.map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.message}`).join('\n');
+}
