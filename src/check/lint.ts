@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { isMap, parseAllDocuments, type Document } from 'yaml';
 import { compileGoRegex, goRegexError, templateRefs } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
-import { findMarkedValues } from '../engines/markers/marker';
+import { findMarkedValues, lineOf } from '../engines/markers/marker';
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
 import { TIER_PRESETS } from '../model/tiers';
@@ -30,11 +30,6 @@ interface TreeObject {
   readonly obj: any;
 }
 
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
 
 /** Line of a key path inside a document, or the document's first line. */
 function lineIn(text: string, doc: Document, keyPath: string[]): number {

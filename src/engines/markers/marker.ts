@@ -46,7 +46,8 @@ export interface MarkedValue {
   readonly node: Scalar;
 }
 
-function lineOf(text: string, offset: number): number {
+/** 1-based line of a character offset. */
+export function lineOf(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
   return line;

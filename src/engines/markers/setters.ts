@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isSeq, parseAllDocuments, visit, type Scalar } from 'yaml';
-import { parseMarkerComment, type ImagePolicyMarker } from './marker';
+import { lineOf, parseMarkerComment, type ImagePolicyMarker } from './marker';
 
 /**
  * image-automation-controller's Setters strategy: rewrites the scalars marked with
@@ -76,11 +76,6 @@ function renderScalar(node: Scalar, value: string): string {
   }
 }
 
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
 
 /** The marker that applies to a scalar, by Flux's placement rules, if any. */
 function markerOf(node: Scalar, parent: unknown, index: unknown): ImagePolicyMarker | undefined {
