@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment, type ResolvedEnvironment } from '../src/model/tiers';
 import { lifecyclePolicy } from '../src/aws/ecr-lifecycle';
+import { PULUMI_SECRET_SIG, PULUMI_SIG_KEY } from '../src/aws/plan';
 import { sampleEnvironment } from './support/tree';
 
 /** Resources the mock monitor saw, by type. */
@@ -149,8 +150,7 @@ describe('Environment and Tier components (mock monitor)', () => {
     const secret = of('kubernetes:core/v1:Secret')[0].inputs;
     expect(secret.metadata).toMatchObject({ name: 'tagflow-github-app', namespace: 'flux-system' });
     // The private key makes the whole stringData a Pulumi secret (encrypted in state, never printed).
-    const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-    expect(secret.stringData[SECRET_SIG]).toBe('1b47061264138c4ac30d75fd1eb44270');
+    expect(secret.stringData[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
     expect(Object.keys(secret.stringData.value).sort()).toEqual(['githubAppID', 'githubAppInstallationOwner', 'githubAppPrivateKey']);
     expect(secret.stringData.value.githubAppInstallationOwner).toBe('acme');
   });

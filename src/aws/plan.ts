@@ -49,9 +49,13 @@ function mockState(type: string, name: string, inputs: Record<string, any>, acco
   }
 }
 
+/** How Pulumi marks a secret value in the inputs a mock monitor receives: `{[SIG_KEY]: SECRET_SIG, value}`. */
+export const PULUMI_SIG_KEY = '4dabf18193072939515e22adb298388d';
+export const PULUMI_SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+
 function stripSecrets(v: unknown): unknown {
-  // Pulumi marks secrets in mock inputs with this signature; the plan never prints them.
-  if (v && typeof v === 'object' && (v as Record<string, unknown>)['4dabf18193072939515e22adb298388d'] === '1b47061264138c4ac30d75fd1eb44270') {
+  // The plan never prints a secret.
+  if (v && typeof v === 'object' && (v as Record<string, unknown>)[PULUMI_SIG_KEY] === PULUMI_SECRET_SIG) {
     return '<secret>';
   }
   if (Array.isArray(v)) return v.map(stripSecrets);
@@ -98,6 +102,7 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
     transformations: [
       (a) => {
         declared++;
+        // Mock args carry no parent; a transformation sees the parent Resource, whose name Pulumi keeps in `__name`.
         parents.set(`${a.type}::${a.name}`, (a.opts.parent as unknown as { __name?: string } | undefined)?.__name ?? null);
         return undefined;
       },

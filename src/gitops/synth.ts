@@ -39,7 +39,8 @@ function preservedMarkers(outDir: string | undefined, stack: string, file: strin
 
 /** Builds the cdk8s constructs of one environment and renders every file of its GitOps tree. */
 export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: string, outDir?: string): StackOutput {
-  const app = new App({ outdir: path.join(outDir ?? '.', '.cdk8s-unused') });
+  // The App is only the construct root: tagflow renders its charts itself and never calls app.synth().
+  const app = new App();
   const root = new EnvironmentGitOps(app, stack, { environment });
   const files = new Map<string, string | Buffer>();
   const source = `Pulumi.${stack}.yaml`;
@@ -84,7 +85,7 @@ export function synth(opts: SynthOptions): SynthResult {
     }
     envNames.set(o.environment.name, o.stack);
   }
-  for (const o of outputs) checkTree(opts.outDir, o.stack, o.files);
+  for (const o of outputs) checkTree(opts.outDir, o.files);
   const results = new Map<string, TreeWriteResult>();
   for (const o of outputs) results.set(o.stack, writeTree(opts.outDir, o.stack, o.files));
   return { outputs, results };

@@ -83,10 +83,10 @@ function removeEmptyParents(dir: string, stop: string): void {
 }
 
 /**
- * Checks, without writing, that `files` can be written for `owner`: throws TreeWriteError when a path
+ * Checks, without writing, that `files` can be written: throws TreeWriteError when a path
  * holds a file tagflow did not write.
  */
-export function checkTree(outDir: string, owner: string, files: ReadonlyMap<string, Buffer | string>): void {
+export function checkTree(outDir: string, files: ReadonlyMap<string, Buffer | string>): void {
   const owned = ownedPaths(outDir);
   for (const p of files.keys()) {
     assertSafeRelative(p);
@@ -96,12 +96,11 @@ export function checkTree(outDir: string, owner: string, files: ReadonlyMap<stri
     }
     if (fs.existsSync(full) && !fs.statSync(full).isFile()) throw new TreeWriteError(`refusing to replace ${full}: it is not a file`);
   }
-  void owner;
 }
 
 export function writeTree(outDir: string, owner: string, files: ReadonlyMap<string, Buffer | string>): TreeWriteResult {
   if (!/^[A-Za-z0-9_.-]+$/.test(owner)) throw new TreeWriteError(`owner '${owner}' must be a stack name`);
-  checkTree(outDir, owner, files);
+  checkTree(outDir, files);
   fs.mkdirSync(outDir, { recursive: true });
   const root = fs.realpathSync(outDir);
   const tmpDir = fs.mkdtempSync(path.join(root, '.tagflow-tmp-'));
