@@ -61,6 +61,20 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('simulate')
+    .description('show the tag Flux would select for each app and tier, and the diff it would commit (nothing is written)')
+    .requiredOption('-s, --stack <name>', 'the stack to simulate')
+    .option('--tags <file>', 'YAML/JSON: {"<repository>": ["<tag>" | {tag, digest}]}')
+    .option('--registry <url>', "list tags from this OCI registry (http[s]://host[:port]), or 'ecr' for each app's ECR registry")
+    .option('-o, --out <dir>', 'GitOps tree whose current marker values are the starting point (read only)', 'dist')
+    .option('--json', 'print {selections, diff} as JSON')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runSimulate } = await import('./commands/simulate');
+      program.setOptionValue('exit', await runSimulate(o, out));
+    });
+
+  program
     .command('policy')
     .description('image policy tools')
     .command('eval')

@@ -149,12 +149,25 @@ export interface TreeSetterResult {
 
 /** Runs the setters over every scanned file under `update.path`; writes nothing. */
 export function applySettersToTree(root: string, updatePath: string | undefined, ctx: SetterContext): TreeSetterResult {
+  const texts = new Map<string, string>();
+  for (const full of walk(resolveUpdatePath(root, updatePath))) {
+    texts.set(path.relative(root, full).split(path.sep).join('/'), fs.readFileSync(full, 'utf8'));
+  }
+  return applySettersToFiles(texts, '', ctx);
+}
+
+/**
+ * The same over an in-memory tree (relative posix path → text): only the files under `update.path`
+ * whose names Flux scans are considered.
+ */
+export function applySettersToFiles(tree: ReadonlyMap<string, string>, updatePath: string | undefined, ctx: SetterContext): TreeSetterResult {
+  const prefix = path.posix.normalize('/' + (updatePath ?? '').replace(/\\/g, '/')).replace(/^\/+|\/+$/g, '');
   const files = new Map<string, string>();
   const changes: SetterChange[] = [];
-  for (const full of walk(resolveUpdatePath(root, updatePath))) {
-    const rel = path.relative(root, full).split(path.sep).join('/');
-    const text = fs.readFileSync(full, 'utf8');
-    const r = applySetters(text, ctx, rel);
+  for (const rel of [...tree.keys()].sort()) {
+    if (prefix && rel !== prefix && !rel.startsWith(`${prefix}/`)) continue;
+    if (!isScannedFile(path.posix.basename(rel)) || rel.split('/').includes('.git')) continue;
+    const r = applySetters(tree.get(rel)!, ctx, rel);
     if (r.changes.length === 0) continue;
     files.set(rel, r.text);
     changes.push(...r.changes);

@@ -1,0 +1,47 @@
+import { RegistryError, type RegistryCredentials } from './oci-client';
+
+/** An ECR registry host: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`. */
+export interface EcrHost {
+  readonly accountId: string;
+  readonly region: string;
+}
+
+const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+
+/** The account and region of an ECR registry host, or undefined for any other host. */
+export function parseEcrHost(host: string): EcrHost | undefined {
+  const m = ECR_HOST.exec(host.replace(/:\d+$/, ''));
+  return m ? { accountId: m[1]!, region: m[2]! } : undefined;
+}
+
+/**
+ * Basic credentials for an ECR registry, as Flux's `provider: aws` gets them: `GetAuthorizationToken` for
+ * the registry's account in its region, with the default AWS credential chain (env, profile, IRSA, …).
+ * The SDK is loaded only here, so nothing else pays for it.
+ */
+export async function ecrCredentials(host: EcrHost): Promise<RegistryCredentials> {
+  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const client = new ECRClient({ region: host.region });
+  try {
+    const out = await client.send(new GetAuthorizationTokenCommand({ registryIds: [host.accountId] }));
+    const token = out.authorizationData?.[0]?.authorizationToken;
+    if (!token) throw new Error('the answer holds no authorizationToken');
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new Error('the authorizationToken is not base64 of user:password');
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  } catch (e) {
+    throw new RegistryError(`could not get an ECR token for account ${host.accountId} in ${host.region} (ecr:GetAuthorizationToken): ${(e as Error).message}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Credentials for any registry: ECR hosts through the AWS SDK, others from TAGFLOW_REGISTRY_USERNAME/PASSWORD when set. */
+export function credentialsFor(baseUrl: string, env: NodeJS.ProcessEnv = process.env): () => Promise<RegistryCredentials | undefined> {
+  const ecr = parseEcrHost(new URL(baseUrl).host);
+  if (ecr) return () => ecrCredentials(ecr);
+  const username = env.TAGFLOW_REGISTRY_USERNAME;
+  const password = env.TAGFLOW_REGISTRY_PASSWORD;
+  return async () => (username && password !== undefined ? { username, password } : undefined);
+}

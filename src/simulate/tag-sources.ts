@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import type { AppTier, ResolvedEnvironment } from '../model/tiers';
+import { RegistryClient } from '../registry/oci-client';
+import { credentialsFor } from '../registry/ecr-auth';
+import type { ListedTag, TagSource } from './simulate';
+
+/** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
+export class TagsFileError extends Error {
+  public readonly exitCode = 2;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+const TagsFileSchema = z.record(
+  z.string(),
+  z.array(
+    z.union([
+      z.string().min(1),
+      z.strictObject({ tag: z.string().min(1), digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional() }),
+    ]),
+  ),
+);
+
+/**
+ * `--tags FILE`: YAML or JSON mapping a repository (ECR repository name such as `payments/worker`, or the
+ * full image) to its tags, each a string or `{tag, digest}`.
+ */
+export function tagsFileSource(file: string, environment: ResolvedEnvironment): TagSource {
+  let raw: unknown;
+  try {
+    raw = parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new TagsFileError(`${file}: cannot be read as YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const parsed = TagsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    const where = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('') || '(root)';
+    throw new TagsFileError(
+      `${file}: ${where}: ${i.message}; the file maps a repository to its tags: {"<repository>": ["<tag>", {"tag": "<tag>", "digest": "sha256:…"}]}`,
+    );
+  }
+  const apps = environment.tiers.flatMap((t) => t.apps);
+  const known = new Set(apps.flatMap((a) => [a.ecr.repository, a.image]));
+  const unknown = Object.keys(parsed.data).filter((k) => !known.has(k));
+  if (unknown.length) {
+    throw new TagsFileError(
+      `${file}: ${unknown.map((k) => `'${k}'`).join(', ')} is not a repository of environment '${environment.name}' (its repositories: ${[...new Set(apps.map((a) => a.ecr.repository))].sort().join(', ')})`,
+    );
+  }
+  const lookup = (app: AppTier): ListedTag[] | undefined => {
+    const entries = parsed.data[app.image] ?? parsed.data[app.ecr.repository];
+    return entries?.map((e) => (typeof e === 'string' ? { tag: e } : e));
+  };
+  return {
+    name: file,
+    async tags(app) {
+      const t = lookup(app);
+      if (!t) throw new TagsFileError(`${file}: has no tags for repository '${app.ecr.repository}' (app '${app.app}'); add "${app.ecr.repository}": [...]`);
+      return t;
+    },
+    async digest() {
+      return undefined;
+    },
+  };
+}
+
+/**
+ * `--registry URL`: lists each app's repository in that registry through the OCI distribution API;
+ * `--registry ecr` uses each app's own ECR registry. ECR hosts get a token from `GetAuthorizationToken`.
+ */
+export function registrySource(registry: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
+  const clients = new Map<string, RegistryClient>();
+  const clientFor = (app: AppTier) => {
+    const url = registry === 'ecr' ? `https://${app.image.slice(0, app.image.indexOf('/'))}` : registry;
+    let c = clients.get(url);
+    if (!c) {
+      c = new RegistryClient({ baseUrl: url, credentials: credentialsFor(url.includes('://') ? url : `https://${url}`), ...opts });
+      clients.set(url, c);
+    }
+    return c;
+  };
+  const cache = new Map<string, Promise<string[]>>();
+  return {
+    name: registry === 'ecr' ? 'ECR' : registry,
+    async tags(app) {
+      const c = clientFor(app);
+      const key = `${c.baseUrl}/${app.ecr.repository}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = c.listTags(app.ecr.repository);
+        cache.set(key, p);
+      }
+      return (await p).map((tag) => ({ tag }));
+    },
+    async digest(app, tag) {
+      return clientFor(app).resolveDigest(app.ecr.repository, tag);
+    },
+  };
+}
