@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applySetters, applySettersToTree, isYaml11NonString, type LatestRef } from '../src/engines/markers/setters';
-import { findMarkedValues, parseMarkerComment } from '../src/engines/markers/marker';
+import { findMarkedValues, markerValues, markerValuesByLine, parseMarkerComment } from '../src/engines/markers/marker';
 import { SHARED, listTree, tmpDir } from './support/tree';
 
 const fixtures = path.join(SHARED, 'flux-fixtures', 'setters');
@@ -107,5 +107,48 @@ describe('marker grammar and placement', () => {
     const root = tmpDir();
     fs.writeFileSync(path.join(root, 'a.yaml'), 'x: old # {"$imagepolicy": "ns:app:tag"}\n');
     expect([...applySettersToTree(root, '../../..', ctx).files.keys()]).toEqual(['a.yaml']);
+  });
+});
+
+describe('markerValuesByLine: the fast path synth uses agrees with the YAML parse', () => {
+  const slow = (text: string) => {
+    const m = new Map<string, string>();
+    for (const mv of findMarkedValues(text)) if (!m.has(mv.marker.ref)) m.set(mv.marker.ref, mv.value);
+    return m;
+  };
+
+  test.each([
+    ['plain', 'a:\n  tag: v1 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['double-quoted with escapes', 'a:\n  tag: "v\\u00e91" # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['single-quoted', "a:\n  digest: 'sha256:ab''c' # {\"$imagepolicy\": \"ns:p:digest\"}\n"],
+    ['a number-looking value', 'a:\n  tag: 1.0 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['empty string', 'a:\n  digest: "" # {"$imagepolicy": "ns:p:digest"}\n'],
+    ['first of two wins', 'a:\n  tag: one # {"$imagepolicy": "ns:p:tag"}\nb:\n  tag: two # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['tagflow header mentions markers', '# Values marked {"$imagepolicy": ...} are kept.\na:\n  tag: v2 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['sequence item', 'images:\n  - image: repo:v1 # {"$imagepolicy": "ns:p"}\n'],
+    ['CRLF', 'a:\r\n  tag: v3 # {"$imagepolicy": "ns:p:tag"}\r\n'],
+  ])('%s', (_name, text) => {
+    expect(markerValuesByLine(text)).toEqual(slow(text));
+  });
+
+  test.each([
+    ['head comment above a sequence item', 'a:\n  # {"$imagepolicy": "ns:p:tag"}\n  - v1\n'],
+    ['flow mapping', 'a: {tag: v1} # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['quoted key', '"tag": v1 # {"$imagepolicy": "ns:p:tag"}\n'],
+  ])('falls back to the parse for other shapes: %s', (_name, text) => {
+    expect(markerValuesByLine(text)).toBeUndefined();
+    expect(markerValues(text)).toEqual(slow(text));
+  });
+
+  (haveFixtures ? test : test.skip)('on every YAML file of the Flux fixtures, when it answers, it answers as the parse does', () => {
+    let answered = 0;
+    for (const rel of listTree(fixtures).filter((f) => /\.ya?ml$/.test(f))) {
+      const text = fs.readFileSync(path.join(fixtures, rel), 'utf8');
+      const fast = markerValuesByLine(text);
+      if (fast === undefined) continue;
+      answered++;
+      expect({ rel, values: fast }).toEqual({ rel, values: slow(text) });
+    }
+    expect(answered).toBeGreaterThan(3);
   });
 });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { isMap, parseAllDocuments, type Document } from 'yaml';
 import { compileGoRegex, goRegexError, templateRefs } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
-import { findMarkedValues, lineOf } from '../engines/markers/marker';
+import { findMarkedValues, lineOf, type ParsedDocument } from '../engines/markers/marker';
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
 import { TIER_PRESETS } from '../model/tiers';
@@ -39,9 +39,13 @@ function lineIn(text: string, doc: Document, keyPath: string[]): number {
 }
 
 interface LoadedTree {
+  /** Flux image automation objects, with their document for line lookups. */
   readonly objects: (TreeObject & { doc: Document; text: string })[];
-  readonly files: Map<string, string>;
+  /** Every scanned file: its text and, when it holds a marker, its parsed documents. */
+  readonly files: Map<string, { text: string; docs?: ParsedDocument[] }>;
 }
+
+const IMAGE_API = 'image.toolkit.fluxcd.io/';
 
 function walk(root: string, dir: string, out: string[]): void {
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -60,16 +64,22 @@ export function loadTree(root: string): LoadedTree {
   const rels: string[] = [];
   walk(root, root, rels);
   const objects: LoadedTree['objects'] = [];
-  const files = new Map<string, string>();
+  const files: LoadedTree['files'] = new Map();
   for (const rel of rels) {
     const text = fs.readFileSync(path.join(root, rel), 'utf8');
-    files.set(rel, text);
-    for (const doc of parseAllDocuments(text)) {
+    // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
+    const hasMarker = text.includes('"$imagepolicy"');
+    if (!hasMarker && !text.includes(IMAGE_API)) {
+      files.set(rel, { text });
+      continue;
+    }
+    const docs = parseAllDocuments(text);
+    files.set(rel, { text, docs: hasMarker ? docs : undefined });
+    for (const doc of docs) {
       if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
-      const obj = doc.toJS();
-      if (obj && typeof obj.kind === 'string' && typeof obj.apiVersion === 'string') {
-        objects.push({ file: rel, line: lineIn(text, doc, []), obj, doc, text });
-      }
+      const apiVersion = doc.get('apiVersion');
+      if (typeof apiVersion !== 'string' || !apiVersion.startsWith(IMAGE_API) || typeof doc.get('kind') !== 'string') continue;
+      objects.push({ file: rel, line: lineIn(text, doc, []), obj: doc.toJS(), doc, text });
     }
   }
   return { objects, files };
@@ -136,18 +146,21 @@ export function lint(root: string): Finding[] {
   const { objects, files } = loadTree(root);
   const findings: Finding[] = [];
   const add = (file: string, line: number, rule: string, message: string) => findings.push({ file, line, rule, message });
-  const ofKind = (kind: string) => objects.filter((o) => o.obj.kind === kind && String(o.obj.apiVersion).startsWith('image.toolkit.fluxcd.io/'));
+  const ofKind = (kind: string) => objects.filter((o) => o.obj.kind === kind);
   const nsOf = (o: TreeObject) => o.obj.metadata?.namespace ?? 'default';
+  const byNsName = <T extends TreeObject>(list: T[]) => new Map(list.map((o) => [`${nsOf(o)}/${o.obj.metadata?.name}`, o]));
   const policies = ofKind('ImagePolicy');
+  const policyIndex = byNsName([...policies].reverse()); // the first of duplicates wins, as with find()
   const automations = ofKind('ImageUpdateAutomation');
   const usedPolicies = new Set<string>();
 
   // Markers.
-  for (const [file, text] of files) {
-    for (const mv of findMarkedValues(text)) {
+  for (const [file, { text, docs }] of files) {
+    if (!docs) continue;
+    for (const mv of findMarkedValues(text, docs)) {
       const { namespace, policy, ref } = mv.marker;
       usedPolicies.add(`${namespace}/${policy}`);
-      const pol = policies.find((p) => nsOf(p) === namespace && p.obj.metadata?.name === policy);
+      const pol = policyIndex.get(`${namespace}/${policy}`);
       if (!pol) {
         const elsewhere = policies.filter((p) => p.obj.metadata?.name === policy).map(nsOf);
         add(file, mv.line, 'marker-unknown-policy', `marker "${ref}" names no ImagePolicy '${policy}' in namespace '${namespace}'${elsewhere.length ? ` (there is one in ${elsewhere.join(', ')}); Flux ignores it` : '; Flux ignores it'}`);
@@ -173,6 +186,14 @@ export function lint(root: string): Finding[] {
   }
 
   const repositories = ofKind('ImageRepository');
+  const repositoryIndex = byNsName(repositories);
+  const samples = schemeSamples();
+  const regexes = new Map<string, ReturnType<typeof compileGoRegex>>();
+  const compiled = (pattern: string) => {
+    let re = regexes.get(pattern);
+    if (!re) regexes.set(pattern, (re = compileGoRegex(pattern)));
+    return re;
+  };
   for (const p of policies) {
     const { obj, file } = p;
     const ns = nsOf(p);
@@ -190,7 +211,7 @@ export function lint(root: string): Finding[] {
       }
     }
     if (patternOk && pattern && spec.filterTags?.extract) {
-      const re = compileGoRegex(pattern);
+      const re = compiled(pattern);
       for (const ref of templateRefs(spec.filterTags.extract)) {
         const ok = ref.num >= 0 ? ref.num <= re.groupCount : re.groupNames.includes(ref.name);
         if (!ok) add(file, at('filterTags', 'extract'), 'extract-unknown-group', `filterTags.extract '${spec.filterTags.extract}' names group '${ref.name}', which the pattern does not define; it expands to ''`);
@@ -207,8 +228,8 @@ export function lint(root: string): Finding[] {
       add(file, at('interval'), 'interval-without-always', `interval is only allowed with digestReflectionPolicy: Always (the API server rejects it)`);
     }
     if (patternOk && pattern) {
-      const re = compileGoRegex(pattern);
-      const accepted = schemeSamples().filter((s) => re.test(s.tag));
+      const re = compiled(pattern);
+      const accepted = samples.filter((s) => re.test(s.tag));
       const own = obj.metadata?.labels?.['tagflow.io/tier'];
       const foreign = accepted.filter((s) => s.tier !== own);
       if ((own && foreign.length > 0) || (!own && accepted.length > 1)) {
@@ -216,7 +237,7 @@ export function lint(root: string): Finding[] {
       }
     }
     const repoRef = spec.imageRepositoryRef ?? {};
-    if (!repositories.some((r) => r.obj.metadata?.name === repoRef.name && nsOf(r) === (repoRef.namespace ?? ns))) {
+    if (!repositoryIndex.has(`${repoRef.namespace ?? ns}/${repoRef.name}`)) {
       add(file, at('imageRepositoryRef'), 'policy-unknown-repository', `imageRepositoryRef ${repoRef.namespace ?? ns}/${repoRef.name} names no ImageRepository in this tree`);
     }
   }

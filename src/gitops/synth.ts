@@ -6,7 +6,9 @@ import { loadStack, listStacks } from '../model/load';
 import type { ResolvedEnvironment } from '../model/tiers';
 import { BUNDLED_CHART_PATH } from '../model/tiers';
 import { markerValues } from '../engines/markers/marker';
-import { manifestFilesOf, renderManifestFile } from './render';
+import { apiObjectsOf, manifestFilesOf, renderManifestFile } from './render';
+import type { ManifestFile } from '../flux/manifest-file';
+import { markersOf } from '../flux/markers';
 import { checkTree, readIndex, writeTree, type TreeWriteResult } from './tree-writer';
 import { ConfigError } from '../model/errors';
 
@@ -27,14 +29,17 @@ function listFiles(dir: string, prefix = ''): string[] {
     .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
 }
 
-/** Marker values of a file tagflow wrote earlier in `outDir` (what Flux set there is kept). */
-function preservedMarkers(outDir: string | undefined, stack: string, file: string): Map<string, string> | undefined {
-  if (!outDir) return undefined;
-  const full = path.join(outDir, file);
-  if (!fs.existsSync(full)) return undefined;
-  const idx = readIndex(outDir, stack);
-  if (!idx?.files.some((f) => f.path === file)) return undefined;
-  return markerValues(fs.readFileSync(full, 'utf8'));
+/**
+ * Marker values of the files tagflow wrote earlier in `outDir` (what Flux set there is kept). The index is
+ * read once per stack; only files that carry markers are read and parsed.
+ */
+function preservedMarkerReader(outDir: string | undefined, stack: string): (file: ManifestFile) => Map<string, string> | undefined {
+  const owned = outDir ? new Set(readIndex(outDir, stack)?.files.map((f) => f.path)) : new Set<string>();
+  return (file) => {
+    if (!owned.has(file.path) || !apiObjectsOf(file).some((o) => markersOf(o).length > 0)) return undefined;
+    const full = path.join(outDir!, file.path);
+    return fs.existsSync(full) ? markerValues(fs.readFileSync(full, 'utf8')) : undefined;
+  };
 }
 
 /** Builds the cdk8s constructs of one environment and renders every file of its GitOps tree. */
@@ -44,7 +49,8 @@ export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: s
   const root = new EnvironmentGitOps(app, stack, { environment });
   const files = new Map<string, string | Buffer>();
   const source = `Pulumi.${stack}.yaml`;
-  for (const f of manifestFilesOf(root)) files.set(f.path, renderManifestFile(f, source, preservedMarkers(outDir, stack, f.path)));
+  const preserved = preservedMarkerReader(outDir, stack);
+  for (const f of manifestFilesOf(root)) files.set(f.path, renderManifestFile(f, source, preserved(f)));
   if (root.usesBundledChart) {
     for (const rel of listFiles(BUNDLED_CHART_DIR)) files.set(`${BUNDLED_CHART_PATH}/${rel}`, fs.readFileSync(path.join(BUNDLED_CHART_DIR, rel)));
   }

@@ -1,4 +1,4 @@
-import { isPair, isSeq, parseAllDocuments, visit, type Scalar } from 'yaml';
+import { isPair, isScalar, isSeq, parseAllDocuments, parseDocument, visit, type Scalar } from 'yaml';
 
 /** A parsed `{"$imagepolicy": "<ns>:<name>[:tag|:name|:digest]"}` marker. */
 export interface ImagePolicyMarker {
@@ -58,10 +58,10 @@ export function lineOf(text: string, offset: number): number {
  * or, for a plain scalar item of a sequence, the comment on the line above the item (when the item has
  * no same-line comment that is not a marker).
  */
-export function findMarkedValues(text: string): MarkedValue[] {
+export function findMarkedValues(text: string, parsed?: readonly ParsedDocument[]): MarkedValue[] {
   const out: MarkedValue[] = [];
   if (!text.includes('"$imagepolicy"')) return out;
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of parsed ?? parseAllDocuments(text)) {
     if ('errors' in doc && doc.errors.length) continue;
     visit(doc, {
       Scalar(key, node, path) {
@@ -79,10 +79,41 @@ export function findMarkedValues(text: string): MarkedValue[] {
   return out;
 }
 
+/** What `parseAllDocuments` returns for one document (callers that already parsed a file pass these). */
+export type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
+
 /** `ref → value` of every marked scalar (first one wins), e.g. `dev:api:tag → branch-dev-17-abc`. */
 export function markerValues(text: string): Map<string, string> {
+  const fast = markerValuesByLine(text);
+  if (fast) return fast;
   const m = new Map<string, string>();
   for (const mv of findMarkedValues(text)) if (!m.has(mv.marker.ref)) m.set(mv.marker.ref, mv.value);
   return m;
 }
 
+/** `key: value # {"$imagepolicy": ...}` with a plain or quoted scalar on one line: the shape tagflow and Flux write. */
+const SIMPLE_MARKED_LINE = /^ *(?:- +)?[A-Za-z0-9_.\/-]+: +("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"'#&*!|>%@`{}[\],][^#]*?) +(#.*)$/;
+
+/**
+ * markerValues without building a YAML AST, for files whose every marker sits on a simple one-line
+ * `key: value` (synth re-reads every marked file it owns, so this is on synth's hot path). Returns
+ * undefined, and the caller parses the file, as soon as any line mentioning a marker has another shape.
+ */
+export function markerValuesByLine(text: string): Map<string, string> | undefined {
+  const m = new Map<string, string>();
+  if (!text.includes('"$imagepolicy"')) return m;
+  for (const line of text.split('\n')) {
+    if (!line.includes('"$imagepolicy"')) continue;
+    // A comment line that is not itself a marker (tagflow's header mentions markers) means nothing.
+    if (/^\s*#/.test(line) && !parseMarkerComment(line)) continue;
+    const match = SIMPLE_MARKED_LINE.exec(line.endsWith('\r') ? line.slice(0, -1) : line);
+    const marker = match ? parseMarkerComment(match[2]!) : undefined;
+    if (!match || !marker) return undefined;
+    if (m.has(marker.ref)) continue;
+    // The scalar's own YAML reading (quotes, escapes, `1.0` → "1"), as findMarkedValues reports it.
+    const doc = parseDocument(match[1]!);
+    if (doc.errors.length || !isScalar(doc.contents)) return undefined;
+    m.set(marker.ref, String(doc.contents.value ?? ''));
+  }
+  return m;
+}
