@@ -75,6 +75,21 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('promote')
+    .description('put the exact image (same digest) the staging tier runs under the release tag, through the OCI distribution API')
+    .requiredOption('-s, --stack <name>', 'the stack whose release tier receives the image')
+    .requiredOption('--app <name>', 'the app to promote')
+    .requiredOption('--version <x.y.z>', 'the release version: the tag is the release scheme with it (release-X.Y.Z)')
+    .option('--from-stack <name>', 'the stack whose staging tier ran the image (default: the one that runs the app in staging)')
+    .option('--tree <dir>', "checkout of the GitOps repository's staging branch (staging's marker values)", 'dist')
+    .option('--registry <url>', 'registry origin replacing the ECR hosts of both images (a mirror or a local registry)')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runPromote } = await import('./commands/promote');
+      program.setOptionValue('exit', await runPromote(o, out));
+    });
+
+  program
     .command('policy')
     .description('image policy tools')
     .command('eval')

@@ -146,15 +146,18 @@ export class RegistryClient {
   public async getBlob(repository: string, digest: string): Promise<Buffer> {
     const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository, 'pull');
     await this.expectOk(res, `GET blob ${repository}@${digest}`);
-    return Buffer.from(await res.arrayBuffer());
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const { createHash } = await import('node:crypto');
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (digest.startsWith('sha256:') && actual !== digest) throw new RegistryError(`${this.baseUrl}: blob ${repository}@${digest} arrived with digest ${actual}`);
+    return bytes;
   }
 
   /**
    * Uploads a blob (monolithic POST + PUT), or mounts it from `mountFrom` in the same registry when the
-   * registry allows; returns without uploading when the blob is already there.
+   * registry allows (callers check `hasBlob` first).
    */
   public async putBlob(repository: string, digest: string, data: () => Promise<Buffer>, mountFrom?: string): Promise<void> {
-    if (await this.hasBlob(repository, digest)) return;
     const actions = 'pull,push';
     const mount = mountFrom ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}` : '';
     const start = await this.request('POST', `/v2/${repository}/blobs/uploads/${mount}`, repository, actions);

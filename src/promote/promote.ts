@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { valid as validSemver } from 'semver';
+import { listStacks, loadStack } from '../model/load';
+import type { AppTier, ResolvedEnvironment } from '../model/tiers';
+import { renderTag } from '../model/tag-scheme';
+import { markerValues } from '../engines/markers/marker';
+import { RegistryClient } from '../registry/oci-client';
+import { credentialsFor } from '../registry/ecr-auth';
+import { copyImage, PromotionRefusedError, type CopyResult } from './copy-image';
+
+/** Bad arguments to promote: exit 2. */
+export class PromoteUsageError extends Error {
+  public readonly exitCode = 2;
+}
+
+export interface PromoteOptions {
+  readonly configDir: string;
+  /** The stack whose release tier receives the image. */
+  readonly stack: string;
+  readonly app: string;
+  /** `X.Y.Z`: the release tag is the release tier's scheme rendered with it (`release-X.Y.Z`). */
+  readonly version: string;
+  /** The stack whose staging tier ran the image; default: the one stack with a staging tier running the app. */
+  readonly fromStack?: string;
+  /** The GitOps tree holding the staging tier's marker values (its staging branch checkout). */
+  readonly tree: string;
+  /** Registry origin replacing the ECR hosts of both images (a mirror, or a local registry in tests). */
+  readonly registry?: string;
+}
+
+export interface PromotionPlan {
+  readonly source: { readonly app: AppTier; readonly tag: string; readonly digest?: string; readonly file: string };
+  readonly target: { readonly app: AppTier; readonly tag: string };
+}
+
+function appIn(env: ResolvedEnvironment, tier: string, app: string): AppTier | undefined {
+  return env.tiers.find((t) => t.name === tier)?.apps.find((a) => a.app === app);
+}
+
+/** Reads what promote would do from the stacks and the tree; touches no registry. */
+export function planPromotion(opts: PromoteOptions): PromotionPlan {
+  if (!validSemver(opts.version) || opts.version.includes('-') || opts.version.includes('+')) {
+    throw new PromoteUsageError(`--version '${opts.version}' must be a release version X.Y.Z (no pre-release, no build metadata)`);
+  }
+  const targetEnv = loadStack(opts.configDir, opts.stack);
+  const target = appIn(targetEnv, 'release', opts.app);
+  if (!target) {
+    const apps = targetEnv.tiers.find((t) => t.name === 'release')?.apps.map((a) => a.app);
+    throw new PromoteUsageError(
+      apps ? `app '${opts.app}' is not in the release tier of stack '${opts.stack}' (its apps: ${apps.join(', ')})` : `stack '${opts.stack}' has no release tier to promote into`,
+    );
+  }
+  const candidates = opts.fromStack ? [opts.fromStack] : listStacks(opts.configDir);
+  const sources = candidates.map((s) => ({ stack: s, env: loadStack(opts.configDir, s) })).filter((c) => appIn(c.env, 'staging', opts.app));
+  if (sources.length !== 1) {
+    throw new PromoteUsageError(
+      sources.length === 0
+        ? `no stack${opts.fromStack ? ` named '${opts.fromStack}'` : ''} runs app '${opts.app}' in a staging tier`
+        : `stacks ${sources.map((s) => s.stack).join(', ')} all run '${opts.app}' in staging; choose one with --from-stack`,
+    );
+  }
+  const { env: sourceEnv } = sources[0]!;
+  const staging = sourceEnv.tiers.find((t) => t.name === 'staging')!;
+  const source = appIn(sourceEnv, 'staging', opts.app)!;
+  const rel = `${staging.releasesFolder}/${opts.app}.yaml`;
+  const file = path.join(opts.tree, rel);
+  if (!fs.existsSync(file)) {
+    throw new PromoteUsageError(`${file} does not exist: --tree must be a checkout of the GitOps repository's '${staging.branch}' branch (what staging runs)`);
+  }
+  const values = markerValues(fs.readFileSync(file, 'utf8'));
+  const ref = `${source.namespace}:${source.policyName}`;
+  const tag = values.get(`${ref}:tag`);
+  if (!tag) throw new PromoteUsageError(`${rel} has no {"$imagepolicy": "${ref}:tag"} marker value to promote`);
+  if (tag === source.initialTag) {
+    throw new PromotionRefusedError(`${rel}: staging still runs the placeholder '${tag}': Flux has not deployed a build of '${opts.app}' to staging yet`);
+  }
+  const digest = values.get(`${ref}:digest`) || undefined;
+  return { source: { app: source, tag, digest, file: rel }, target: { app: target, tag: renderTag(target.tagScheme, { version: opts.version, time: 0, sha: '' }) } };
+}
+
+function locate(app: AppTier, registry: string | undefined) {
+  const url = registry ?? `https://${app.image.slice(0, app.image.indexOf('/'))}`;
+  return { url, repository: app.ecr.repository };
+}
+
+/**
+ * Promotes the image staging runs to the release tag, by digest. When staging pins digests the marker's
+ * digest is copied (exactly what ran); otherwise the staging tag is resolved now.
+ */
+export async function promote(opts: PromoteOptions): Promise<{ plan: PromotionPlan; result: CopyResult }> {
+  const plan = planPromotion(opts);
+  const clients = new Map<string, RegistryClient>();
+  const client = (url: string) => {
+    let c = clients.get(url);
+    if (!c) clients.set(url, (c = new RegistryClient({ baseUrl: url, credentials: credentialsFor(url.includes('://') ? url : `https://${url}`) })));
+    return c;
+  };
+  const src = locate(plan.source.app, opts.registry);
+  const dst = locate(plan.target.app, opts.registry);
+  const source = { client: client(src.url), repository: src.repository };
+  if (plan.source.digest) {
+    // The tag staging ran must still name the digest staging ran (ECR tags are immutable; other registries may not be).
+    const now = await source.client.resolveDigest(source.repository, plan.source.tag);
+    if (now && now !== plan.source.digest) {
+      throw new PromotionRefusedError(`${plan.source.tag} now points at ${now}, but staging runs ${plan.source.digest}; refusing to guess which one was tested`);
+    }
+  }
+  const result = await copyImage(source, plan.source.digest ?? plan.source.tag, { client: client(dst.url), repository: dst.repository }, plan.target.tag);
+  return { plan, result };
+}
