@@ -15,7 +15,8 @@ beforeAll(async () => {
       newResource: (args) => {
         created.push({ type: args.type, name: args.name, inputs: args.inputs });
         const arn = args.type === 'aws:iam/role:Role' ? `arn:aws:iam::123456789012:role/${args.inputs.name}` : `${args.name}-arn`;
-        return { id: `${args.name}-id`, state: { ...args.inputs, arn, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${args.inputs.name}` } };
+        const extra = args.type === 'random:index/randomPassword:RandomPassword' ? { result: `token-of-${args.name}` } : {};
+        return { id: `${args.name}-id`, state: { ...args.inputs, arn, repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${args.inputs.name}`, ...extra } };
       },
       call: () => ({}),
     },
@@ -108,7 +109,7 @@ describe('Environment and Tier components (mock monitor)', () => {
   });
 
   test('pod identity: trust pods.eks.amazonaws.com and associate flux-system/image-reflector-controller', async () => {
-    const { of } = await build(resolve({ cluster: { name: 'c1', identity: 'pod-identity' } }));
+    const { of } = await build(resolve({ cluster: { name: 'c1', identity: 'pod-identity', webhookUrl: 'https://hooks.example' } }));
     const role = of('aws:iam/role:Role')[0];
     expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0]).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
     expect(of('aws:eks/podIdentityAssociation:PodIdentityAssociation')[0].inputs).toMatchObject({
@@ -120,8 +121,8 @@ describe('Environment and Tier components (mock monitor)', () => {
   });
 
   test('object-level identity: one role per tier trusting its own ServiceAccount, no controller role', async () => {
-    const { of, e } = await build(resolve({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', objectLevelIdentity: true } }));
-    const roles = of('aws:iam/role:Role');
+    const { of, e } = await build(resolve({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', objectLevelIdentity: true, webhookUrl: 'https://hooks.example' } }));
+    const roles = of('aws:iam/role:Role').filter((r) => r.inputs.name.endsWith('-image-reader'));
     expect(roles.map((r) => r.inputs.name).sort()).toEqual(['tagflow-test-dev-image-reader', 'tagflow-test-release-image-reader', 'tagflow-test-staging-image-reader']);
     const dev = roles.find((r) => r.inputs.name === 'tagflow-test-dev-image-reader')!;
     expect(Object.values(JSON.parse(dev.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals)).toContain('system:serviceaccount:dev:tagflow-image-reader');
@@ -159,5 +160,68 @@ describe('Environment and Tier components (mock monitor)', () => {
     const { e } = await build(resolve());
     expect(await out(e.repositoryUrls['team/worker'])).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker');
     expect(await out(e.fluxRoleArn!)).toBe('arn:aws:iam::123456789012:role/tagflow-test-flux-image-reader');
+  });
+});
+
+describe('webhook path: ECR push -> EventBridge -> Receiver (mock monitor)', () => {
+  const unsecret = (v: any) => (v && v[PULUMI_SIG_KEY] === PULUMI_SECRET_SIG ? v.value : v);
+
+  test('dev and staging get one each, release none; names, pattern, retries, DLQ and alarm', async () => {
+    const { of } = await build(resolve());
+    expect(of('tagflow:aws:TierWebhook').map((c) => c.name).sort()).toEqual(['tagflow-dev-webhook', 'tagflow-staging-webhook']);
+    const rules = of('aws:cloudwatch/eventRule:EventRule');
+    const dev = rules.find((r) => r.inputs.name === 'tagflow-test-dev-ecr-push')!;
+    expect(JSON.parse(dev.inputs.eventPattern)).toEqual({
+      source: ['aws.ecr'],
+      'detail-type': ['ECR Image Action'],
+      detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': ['api', 'team/worker'], 'image-tag': [{ prefix: 'branch-dev-' }] },
+    });
+    const targets = of('aws:cloudwatch/eventTarget:EventTarget');
+    expect(targets).toHaveLength(2);
+    for (const t of targets) {
+      expect(t.inputs.retryPolicy).toEqual({ maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 });
+      expect(t.inputs.deadLetterConfig.arn).toMatch(/-dlq-arn$/);
+    }
+    expect(of('aws:sqs/queue:Queue').map((q) => q.inputs.name).sort()).toEqual(['tagflow-test-dev-ecr-push-dlq', 'tagflow-test-staging-ecr-push-dlq']);
+    expect(of('aws:cloudwatch/metricAlarm:MetricAlarm').map((a) => [a.inputs.metricName, a.inputs.threshold, a.inputs.comparisonOperator])).toEqual([
+      ['ApproximateNumberOfMessagesVisible', 0, 'GreaterThanThreshold'],
+      ['ApproximateNumberOfMessagesVisible', 0, 'GreaterThanThreshold'],
+    ]);
+  });
+
+  test("the API destination POSTs to the Receiver's path sha256(token + name + namespace), kept secret", async () => {
+    const { of } = await build(resolve());
+    const { createHash } = await import('node:crypto');
+    const dest = of('aws:cloudwatch/eventApiDestination:EventApiDestination').find((d) => d.inputs.name === 'tagflow-test-dev-ecr-push')!;
+    expect(dest.inputs.httpMethod).toBe('POST');
+    expect(dest.inputs.invocationEndpoint[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
+    const hash = createHash('sha256').update('token-of-tagflow-dev-webhook-token' + 'tagflow-dev-ecr-push' + 'flux-system').digest('hex');
+    expect(unsecret(dest.inputs.invocationEndpoint)).toBe(`https://flux-webhook.test.example/hook/${hash}`);
+    const secret = of('kubernetes:core/v1:Secret').find((x) => x.inputs.metadata.name === 'tagflow-dev-ecr-push-token')!;
+    expect(secret.inputs.metadata).toMatchObject({ namespace: 'flux-system', labels: { 'reconcile.fluxcd.io/watch': 'Enabled' } });
+    // @pulumi/kubernetes marks a Secret's whole stringData secret.
+    expect(secret.inputs.stringData[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
+    expect(unsecret(secret.inputs.stringData).token).toBe('token-of-tagflow-dev-webhook-token');
+  });
+
+  test('the EventBridge role: trust pinned to the rule, invoke only its destination', async () => {
+    const { of } = await build(resolve());
+    const role = of('aws:iam/role:Role').find((r) => r.inputs.name === 'tagflow-test-dev-ecr-push-events')!;
+    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0].Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': '123456789012', 'aws:SourceArn': 'arn:aws:events:eu-west-1:123456789012:rule/tagflow-test-dev-ecr-push' },
+    });
+    const invoke = of('aws:iam/rolePolicy:RolePolicy').find((p) => p.name === 'tagflow-dev-webhook-invoke')!;
+    expect(JSON.parse(invoke.inputs.policy).Statement).toEqual([
+      { Sid: 'InvokeReceiver', Effect: 'Allow', Action: ['events:InvokeApiDestination'], Resource: 'tagflow-dev-webhook-destination-arn' },
+    ]);
+    const dlqPolicy = of('aws:sqs/queuePolicy:QueuePolicy').find((p) => p.name === 'tagflow-dev-webhook-dlq')!;
+    expect(JSON.parse(dlqPolicy.inputs.policy).Statement[0].Condition).toEqual({ ArnEquals: { 'aws:SourceArn': 'arn:aws:events:eu-west-1:123456789012:rule/tagflow-test-dev-ecr-push' } });
+  });
+
+  test('webhook: false turns it off; repositories of another account get none (their events are elsewhere)', async () => {
+    let { of } = await build(resolve({ tiers: { dev: { webhook: false }, staging: {}, release: {} } }));
+    expect(of('tagflow:aws:TierWebhook').map((c) => c.name)).toEqual(['tagflow-staging-webhook']);
+    ({ of } = await build(resolve({ apps: [{ name: 'api', ecr: { accountId: '999988887777', create: false } }] })));
+    expect(of('tagflow:aws:TierWebhook')).toEqual([]);
   });
 });

@@ -64,6 +64,12 @@ const cases: [string, any, RegExp][] = [
     sampleEnvironment({ tiers: { dev: { tagScheme: 'dev-{sha}' } } }),
     /tiers\.dev\.tagScheme: "dev-\{sha\}" tags of this scheme are not matched by filterTags\.pattern/,
   ],
+  [
+    'webhook on (the dev/staging default) without cluster.webhookUrl',
+    sampleEnvironment({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF' } }),
+    /cluster\.webhookUrl: is required because tier 'dev' has webhook on \(the default for dev and staging\): set the https:\/\/ origin of the webhook-receiver, or tiers\.dev\.webhook: false/,
+  ],
+  ['webhookUrl with a path', sampleEnvironment({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', webhookUrl: 'https://h.example/hook' } }), /cluster\.webhookUrl: "https:\/\/h\.example\/hook" must be an https:\/\/ origin/],
   ['missing OIDC issuer for irsa', sampleEnvironment({ cluster: { name: 'c', identity: 'irsa' } }), /cluster\.oidcIssuerUrl: is required when cluster\.identity is irsa/],
   ['unknown field', sampleEnvironment({ colour: 'blue' }), /tagflow:environment: has unknown field\(s\) 'colour'/],
 ];

@@ -5,7 +5,18 @@ jest.mock('@cloud-copilot/iam-policy', () => {
   const actual = jest.requireActual('@cloud-copilot/iam-policy');
   return { ...actual, loadPolicy: (p: unknown, meta?: { name: string }) => actual.loadPolicy(p, meta ?? { name: 'resource-policy' }) };
 });
-import { ciPushPolicy, ciTrustPolicy, crossAccountPullPolicy, fluxReadPolicy, irsaTrustPolicy, podIdentityTrustPolicy, type PolicyDocument } from '../src/aws/iam-documents';
+import {
+  ciPushPolicy,
+  ciTrustPolicy,
+  crossAccountPullPolicy,
+  deadLetterQueuePolicy,
+  eventBridgeTrustPolicy,
+  fluxReadPolicy,
+  invokeApiDestinationPolicy,
+  irsaTrustPolicy,
+  podIdentityTrustPolicy,
+  type PolicyDocument,
+} from '../src/aws/iam-documents';
 import { tierRepositoryArns } from '../src/aws/tier';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment } from '../src/model/tiers';
@@ -199,5 +210,44 @@ describe('cross-account repository policy', () => {
     expect(await ask(reader, 'ecr:PutImage')).not.toBe('Allowed');
     expect(await ask('arn:aws:iam::444455556666:role/admin')).not.toBe('Allowed');
     expect(await ask('arn:aws:iam::777777777777:role/tagflow-prod-flux-image-reader')).not.toBe('Allowed');
+  });
+});
+
+describe('EventBridge webhook path', () => {
+  const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/tagflow-test-dev-ecr-push`;
+  const otherRule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/someone-elses-rule`;
+  const eventsRole = `arn:aws:iam::${ACCOUNT}:role/tagflow-test-dev-ecr-push-events`;
+  const destination = `arn:aws:events:${REGION}:${ACCOUNT}:api-destination/tagflow-test-dev-ecr-push/0a1b2c3d`;
+  const queue = `arn:aws:sqs:${REGION}:${ACCOUNT}:tagflow-test-dev-ecr-push-dlq`;
+
+  test('the events service may assume the role only for this rule of this account', async () => {
+    const trust = eventBridgeTrustPolicy(ACCOUNT, rule);
+    const assume = (context: Record<string, string>) =>
+      decide({ principal: 'events.amazonaws.com', action: 'sts:AssumeRole', resource: eventsRole, resourcePolicy: trust, context, trust: true });
+    expect(await assume({ 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': rule })).toBe('Allowed');
+    expect(await assume({ 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': otherRule })).not.toBe('Allowed');
+    expect(await assume({ 'aws:SourceAccount': OTHER, 'aws:SourceArn': rule })).not.toBe('Allowed');
+    expect(await assume({})).not.toBe('Allowed');
+    expect(
+      await decide({ principal: `arn:aws:iam::${ACCOUNT}:role/anyone`, action: 'sts:AssumeRole', resource: eventsRole, resourcePolicy: trust, context: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': rule }, trust: true }),
+    ).not.toBe('Allowed');
+  });
+
+  test('the role invokes its own API destination and nothing else', async () => {
+    const policy = invokeApiDestinationPolicy(destination);
+    expect(await decide({ principal: eventsRole, action: 'events:InvokeApiDestination', resource: destination, identity: policy })).toBe('Allowed');
+    expect(await decide({ principal: eventsRole, action: 'events:InvokeApiDestination', resource: destination.replace('dev-ecr-push', 'prod-ecr-push'), identity: policy })).not.toBe('Allowed');
+    expect(await decide({ principal: eventsRole, action: 'events:PutEvents', resource: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`, identity: policy })).not.toBe('Allowed');
+  });
+
+  test('only this rule may drop undelivered events into the dead-letter queue', async () => {
+    const policy = deadLetterQueuePolicy(queue, rule);
+    const send = (sourceArn: string) =>
+      decide({ principal: 'events.amazonaws.com', action: 'sqs:SendMessage', resource: queue, resourcePolicy: policy, context: { 'aws:SourceArn': sourceArn }, trust: true });
+    expect(await send(rule)).toBe('Allowed');
+    expect(await send(otherRule)).not.toBe('Allowed');
+    expect(
+      await decide({ principal: 'events.amazonaws.com', action: 'sqs:ReceiveMessage', resource: queue, resourcePolicy: policy, context: { 'aws:SourceArn': rule }, trust: true }),
+    ).not.toBe('Allowed');
   });
 });

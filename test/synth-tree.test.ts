@@ -47,7 +47,7 @@ describe('GitOps tree of the bundled stacks', () => {
     );
     expect(failures).toEqual([]);
     expect(new Set(objects.map((o) => o.obj.kind))).toEqual(
-      new Set(['Namespace', 'GitRepository', 'Kustomization', 'ImageUpdateAutomation', 'ServiceAccount', 'RoleBinding', 'ImageRepository', 'ImagePolicy', 'HelmRelease']),
+      new Set(['Namespace', 'GitRepository', 'Kustomization', 'Receiver', 'ImageUpdateAutomation', 'ServiceAccount', 'RoleBinding', 'ImageRepository', 'ImagePolicy', 'HelmRelease']),
     );
   });
 
@@ -161,5 +161,35 @@ describe('GitOps tree of the bundled stacks', () => {
     const other = tmpDir();
     synth({ configDir: REPO_ROOT, outDir: other });
     for (const [f, b] of before) expect({ f, same: fs.readFileSync(path.join(other, f)).equals(b) }).toEqual({ f, same: true });
+  });
+});
+
+describe('webhook Receivers in the synthesized tree', () => {
+  const out = tmpDir();
+  synth({ configDir: REPO_ROOT, outDir: out });
+  const objs = objectsOf(out);
+  const receivers = objs.filter((o) => o.obj.kind === 'Receiver');
+
+  test('one generic Receiver per webhook tier (dev, staging), none for release', () => {
+    expect(receivers.map((r) => `${r.file} ${r.obj.metadata.namespace}/${r.obj.metadata.name}`).sort()).toEqual([
+      'clusters/dev/tagflow-dev.yaml flux-system/tagflow-dev-ecr-push',
+      'clusters/dev/tagflow-staging.yaml flux-system/tagflow-staging-ecr-push',
+    ]);
+    for (const r of receivers) expect(r.obj.spec).toMatchObject({ type: 'generic', secretRef: { name: `${r.obj.metadata.name}-token` } });
+  });
+
+  test("its resources are exactly the tier's ImageRepositories", () => {
+    for (const r of receivers) {
+      const tier = r.obj.metadata.labels['tagflow.io/tier'];
+      const repos = objs.filter((o) => o.obj.kind === 'ImageRepository' && o.obj.metadata.labels['tagflow.io/tier'] === tier && o.file.startsWith('environments/dev/'));
+      expect(r.obj.spec.resources).toEqual(
+        repos.map((o) => ({ apiVersion: o.obj.apiVersion, kind: 'ImageRepository', name: o.obj.metadata.name, namespace: o.obj.metadata.namespace })),
+      );
+    }
+  });
+
+  test('no token Secret and no webhook path are written to Git', () => {
+    expect(objs.filter((o) => o.obj.kind === 'Secret')).toEqual([]);
+    for (const f of listTree(out)) expect({ f, hook: /\/hook\/[0-9a-f]{64}|tagflow-[a-z]+-ecr-push-token[\s\S]*token:/.test(fs.readFileSync(path.join(out, f), 'latin1')) }).toEqual({ f, hook: false });
   });
 });

@@ -96,8 +96,9 @@ export class Environment extends pulumi.ComponentResource {
       this.fluxRoleArn = fluxRole.arn;
     }
 
+    const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
     this.tiers = {};
-    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole }, { parent: this });
+    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider }, { parent: this });
 
     const owned = ownedRepositories(env).map(({ appTier: a }) => ecrRepositoryArn(a.ecr.accountId, a.ecr.region, a.ecr.repository));
     if (env.model.ci && owned.length) {
@@ -115,7 +116,6 @@ export class Environment extends pulumi.ComponentResource {
       this.ciRoleArn = ciRole.arn;
     }
 
-    const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
     const app = env.model.gitops.githubApp;
     new k8s.core.v1.Secret(
       `${name}-github-app`,

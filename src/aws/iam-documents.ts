@@ -167,3 +167,51 @@ export function crossAccountPullPolicy(pullAccounts: readonly string[], region: 
     ],
   };
 }
+
+export const EVENTBRIDGE_ACTIONS = {
+  'events:InvokeApiDestination': "POST the push event to the tier's Receiver (only its own API destination)",
+} as const;
+
+/**
+ * Trust of the role EventBridge assumes to call the API destination: the events service, only on behalf
+ * of this account and this one rule (confused-deputy guard).
+ */
+export function eventBridgeTrustPolicy(accountId: string, ruleArn: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EventBridgeRule',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': accountId, 'aws:SourceArn': ruleArn } },
+      },
+    ],
+  };
+}
+
+/** Identity policy of that role: invoke exactly the tier's API destination. */
+export function invokeApiDestinationPolicy(apiDestinationArn: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'InvokeReceiver', Effect: 'Allow', Action: sorted(EVENTBRIDGE_ACTIONS), Resource: apiDestinationArn }],
+  };
+}
+
+/** Queue policy of the dead-letter queue: only this rule may send the events it could not deliver. */
+export function deadLetterQueuePolicy(queueArn: string, ruleArn: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'UndeliveredPushEvents',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: queueArn,
+        Condition: { ArnEquals: { 'aws:SourceArn': ruleArn } },
+      },
+    ],
+  };
+}

@@ -44,6 +44,10 @@ function mockState(type: string, name: string, inputs: Record<string, any>, acco
         repositoryUrl: `${accountId}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`,
         registryId: accountId,
       };
+    case 'random:index/randomPassword:RandomPassword':
+      return { ...inputs, result: COMPUTED };
+    case 'aws:sqs/queue:Queue':
+      return { ...inputs, arn: `arn:${partition}:sqs:${region}:${accountId}:${inputs.name}`, url: `https://sqs.${region}.amazonaws.com/${accountId}/${inputs.name}` };
     default:
       return { ...inputs, arn: COMPUTED };
   }

@@ -1,5 +1,7 @@
 import * as aws from '@pulumi/aws';
+import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { TierWebhook, tierEventPattern } from './tier-webhook';
 import { ecrRepositoryArn, TIER_READER_SERVICE_ACCOUNT, tierReaderRoleName } from '../model/aws-names';
 import type { ResolvedEnvironment, Tier as TierModel } from '../model/tiers';
 import { fluxReadPolicy, irsaTrustPolicy } from './iam-documents';
@@ -9,6 +11,8 @@ export interface TierArgs {
   readonly tier: TierModel;
   /** The controller-level Flux role this tier's read grant is attached to (absent with object-level identity). */
   readonly fluxRole?: aws.iam.Role;
+  /** Kubernetes provider for the webhook token Secret; default: the ambient kubeconfig. */
+  readonly provider?: k8s.Provider;
 }
 
 /** The ECR repository ARNs a tier's apps read. */
@@ -24,6 +28,8 @@ export function tierRepositoryArns(tier: TierModel): string[] {
 export class Tier extends pulumi.ComponentResource {
   public readonly roleArn?: pulumi.Output<string>;
   public readonly repositoryArns: string[];
+  /** The push-to-scan path (tiers with webhook on whose repositories live in this account). */
+  public readonly webhook?: TierWebhook;
 
   constructor(name: string, args: TierArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tagflow:aws:Tier', name, {}, opts);
@@ -53,6 +59,13 @@ export class Tier extends pulumi.ComponentResource {
         new aws.iam.RolePolicy(`${name}-ecr-read`, { role: args.fluxRole.name, name: `tier-${tier.name}-ecr-read`, policy }, { parent: this });
       }
     }
-    this.registerOutputs({ roleArn: this.roleArn, repositoryArns: this.repositoryArns });
+    if (tier.webhook) {
+      if (tierEventPattern(tier, env.model.aws.accountId, env.model.aws.region)) {
+        this.webhook = new TierWebhook(`${name}-webhook`, { environment: env, tier, provider: args.provider }, { parent: this });
+      } else {
+        pulumi.log.warn(`tier ${tier.name}: its repositories live in other accounts or regions, whose ECR events this stack cannot route; Flux scans every ${tier.apps[0]?.scanInterval ?? 'interval'}`, this);
+      }
+    }
+    this.registerOutputs({ roleArn: this.roleArn, repositoryArns: this.repositoryArns, webhookDeadLetterQueueUrl: this.webhook?.deadLetterQueueUrl });
   }
 }

@@ -8,4 +8,5 @@ export * from './markers';
 export * from './tier-deployer';
 export * from './tier-gitops';
 export * from './tier-image-automation';
+export * from './tier-receiver';
 export * from './tier-source';

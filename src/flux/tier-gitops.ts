@@ -5,6 +5,7 @@ import { ManifestFile } from './manifest-file';
 import { TierDeployer } from './tier-deployer';
 import { TierImageAutomation } from './tier-image-automation';
 import { TierSource } from './tier-source';
+import { TierReceiver } from './tier-receiver';
 import { ImageReaderServiceAccount } from './image-reader-service-account';
 import { tierLabels } from './labels';
 import type { Environment } from '../model/environment';
@@ -25,13 +26,15 @@ export interface TierGitOpsProps {
 /**
  * One tier of an environment in the GitOps tree, the cdk8s half of "one component per tier":
  *
- *     clusters/<env>/tagflow-<tier>.yaml             namespace, GitRepository, Kustomization (flux-system)
+ *     clusters/<env>/tagflow-<tier>.yaml             namespace, GitRepository, Kustomization, Receiver (flux-system)
  *     environments/<env>/<tier>/automation.yaml      ImageUpdateAutomation, deployer ServiceAccount
  *     environments/<env>/<tier>/images/<app>.yaml    ImageRepository, ImagePolicy
  *     environments/<env>/<tier>/releases/<app>.yaml  HelmRelease with markers (the automation's update.path)
  */
 export class TierGitOps extends Construct {
   public readonly source: TierSource;
+  /** The webhook Receiver for ECR pushes (tiers with webhook on). */
+  public readonly receiver?: TierReceiver;
   public readonly automation: TierImageAutomation;
   public readonly deployer: TierDeployer;
   public readonly images: readonly AppImagePolicy[];
@@ -46,6 +49,7 @@ export class TierGitOps extends Construct {
       repositoryUrl: gitops.url,
       githubAppSecretName: gitops.githubApp.secretName,
     });
+    if (tier.webhook && tier.apps.length > 0) this.receiver = new TierReceiver(clusterFile, 'Receiver', { tier });
     const automationFile = new ManifestFile(this, 'AutomationFile', { path: `${tier.folder}/automation.yaml` });
     this.automation = new TierImageAutomation(automationFile, 'Automation', { tier, author: gitops.commitAuthor });
     this.deployer = new TierDeployer(automationFile, 'Deployer', { tier });

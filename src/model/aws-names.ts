@@ -40,3 +40,12 @@ export function oidcIssuerHost(issuerUrl: string): string {
 export function oidcProviderArn(accountId: string, region: string, issuerUrl: string): string {
   return `arn:${partitionOf(region)}:iam::${accountId}:oidc-provider/${oidcIssuerHost(issuerUrl)}`;
 }
+
+/** EventBridge names of a tier's webhook path (rule, role, queue, connection and API destination share it). */
+export function webhookResourceName(environment: string, tier: string): string {
+  return `tagflow-${environment}-${tier}-ecr-push`;
+}
+
+export function eventRuleArn(accountId: string, region: string, ruleName: string): string {
+  return `arn:${partitionOf(region)}:events:${region}:${accountId}:rule/${ruleName}`;
+}

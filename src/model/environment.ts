@@ -90,6 +90,7 @@ export const TierOverrideSchema = z.strictObject({
   branch: branchName.optional().describe('Branch the tier is applied from and the automation checks out.'),
   pushBranch: branchName.optional().describe('Branch the automation pushes to.'),
   automationInterval: duration.optional(),
+  webhook: z.boolean().optional().describe('ECR pushes trigger an immediate scan (Receiver + EventBridge); default on for dev and staging.'),
   keepImages: z.number().int().min(1).max(1000).optional().describe('ECR lifecycle: newest images of this tier to keep.'),
   values: z.record(z.string(), z.unknown()).optional().describe('Helm values for every app in this tier.'),
 });
@@ -195,6 +196,11 @@ export const EnvironmentSchema = z
         .boolean()
         .default(false)
         .describe("One ServiceAccount and IRSA role per tier (needs image-reflector-controller's ObjectLevelWorkloadIdentity gate)."),
+      webhookUrl: z
+        .string()
+        .regex(/^https:\/\/[^\s/?#]+\/?$/, { message: 'must be an https:// origin (scheme and host, no path), e.g. https://flux-webhook.dev.example.com' })
+        .optional()
+        .describe("Where the cluster exposes notification-controller's webhook-receiver Service (an Ingress you own); EventBridge POSTs ECR pushes there."),
     }),
     ci: CiSchema.optional().describe('The pipeline that builds images: gets a push-only role through OIDC.'),
     gitops: z.strictObject({

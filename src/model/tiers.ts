@@ -19,6 +19,8 @@ export interface TierPreset {
   readonly branch?: string;
   /** Branch the automation pushes to; undefined means `branch`. */
   readonly pushBranch?: string;
+  /** ECR pushes trigger a scan at once through a Receiver (EventBridge → API destination). */
+  readonly webhook: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ function branchTierPreset(name: 'dev' | 'staging'): TierPreset {
     keepImages: 30,
     namespace: name,
     branch: name,
+    webhook: true,
   };
 }
 
@@ -57,6 +60,7 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     keepImages: 0,
     namespace: 'release',
     pushBranch: 'tagflow/release-updates',
+    webhook: false,
   },
 };
 
@@ -113,6 +117,8 @@ export interface Tier {
   readonly releasesFolder: string;
   /** Name of the tier's GitRepository and Kustomization in flux-system. */
   readonly sourceName: string;
+  /** The webhook path: a generic Receiver in flux-system for the tier's ImageRepositories; Pulumi creates its token Secret. */
+  readonly webhook?: { readonly receiverName: string; readonly secretName: string; readonly url: string };
   readonly apps: readonly AppTier[];
 }
 
@@ -123,6 +129,12 @@ export interface ResolvedEnvironment {
 }
 
 export const FLUX_NAMESPACE = 'flux-system';
+/**
+ * The tier's Receiver for ECR pushes and the Secret holding its token, both in flux-system: the namespace
+ * exists from `flux bootstrap` on, so `pulumi up` can create the Secret before the tier namespaces exist.
+ */
+export const receiverName = (tier: string) => `tagflow-${tier}-ecr-push`;
+export const receiverSecretName = (tier: string) => `tagflow-${tier}-ecr-push-token`;
 export const BUNDLED_CHART_PATH = 'charts/app';
 
 /** Deep merge of plain objects; arrays and scalars of later sources replace earlier ones. */
@@ -159,6 +171,13 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
     const branch = o.branch ?? preset.branch ?? env.gitops.mainBranch;
     const folder = `environments/${env.name}/${name}`;
     const namespace = o.namespace ?? preset.namespace;
+    const webhook = o.webhook ?? preset.webhook;
+    if (webhook && !env.cluster.webhookUrl) {
+      issues.push({
+        path: ['cluster', 'webhookUrl'],
+        message: `is required because tier '${name}' has webhook on${o.webhook === undefined ? ' (the default for dev and staging)' : ''}: set the https:// origin of the webhook-receiver, or tiers.${name}.webhook: false`,
+      });
+    }
     const apps: AppTier[] = [];
     env.apps.forEach((app, appIndex) => {
       const a = app.tiers?.[name] ?? {};
@@ -221,6 +240,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       folder,
       releasesFolder: `${folder}/releases`,
       sourceName: `tagflow-${env.name}-${name}`,
+      webhook: webhook && env.cluster.webhookUrl ? { receiverName: receiverName(name), secretName: receiverSecretName(name), url: env.cluster.webhookUrl!.replace(/\/$/, '') } : undefined,
       apps,
     };
   });

@@ -52,7 +52,7 @@ export function sampleEnvironment(overrides: Record<string, unknown> = {}): any 
   return {
     name: 'test',
     aws: { accountId: '123456789012', region: 'eu-west-1' },
-    cluster: { name: 'test-cluster', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', identity: 'irsa' },
+    cluster: { name: 'test-cluster', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', identity: 'irsa', webhookUrl: 'https://flux-webhook.test.example' },
     gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 1, installationOwner: 'acme' } },
     tiers: { dev: {}, staging: {}, release: {} },
     apps: [{ name: 'api' }, { name: 'worker', ecr: { repository: 'team/worker' } }],
