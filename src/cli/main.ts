@@ -90,6 +90,17 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('latency')
+    .description('push → commit → running per tier, typical and worst case, with and without the webhook path')
+    .requiredOption('-s, --stack <name>', 'the stack')
+    .option('--json', 'print the figures and the assumptions as JSON')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runLatency } = await import('./commands/latency');
+      program.setOptionValue('exit', runLatency(o, out));
+    });
+
+  program
     .command('policy')
     .description('image policy tools')
     .command('eval')

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { GitRepository, GitRepositorySpecProvider } from './imports/source.toolkit.fluxcd.io';
 import { Kustomization, KustomizationSpecSourceRefKind } from './imports/kustomize.toolkit.fluxcd.io';
 import { tierLabels } from './labels';
-import { FLUX_NAMESPACE, type Tier } from '../model/tiers';
+import { FLUX_NAMESPACE, type Tier, GIT_SOURCE_INTERVAL } from '../model/tiers';
 
 export interface TierSourceProps {
   readonly tier: Tier;
@@ -46,7 +46,7 @@ export class TierSource extends Construct {
       metadata: { name: tier.sourceName, namespace: FLUX_NAMESPACE, labels },
       spec: {
         url: props.repositoryUrl,
-        interval: props.interval ?? '1m',
+        interval: props.interval ?? GIT_SOURCE_INTERVAL,
         ref: { branch: tier.branch },
         provider: GitRepositorySpecProvider.GITHUB,
         secretRef: { name: props.githubAppSecretName },

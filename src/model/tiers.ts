@@ -129,6 +129,8 @@ export interface ResolvedEnvironment {
 }
 
 export const FLUX_NAMESPACE = 'flux-system';
+/** How often a tier's GitRepository fetches its branch (what `tagflow latency` assumes for commit → cluster). */
+export const GIT_SOURCE_INTERVAL = '1m';
 /**
  * The tier's Receiver for ECR pushes and the Secret holding its token, both in flux-system: the namespace
  * exists from `flux bootstrap` on, so `pulumi up` can create the Secret before the tier namespaces exist.
