@@ -25,4 +25,13 @@ describe('README', () => {
       expect({ dep, listed: readme.includes(`\`${dep}\``) || readme.includes(`\`${dep.replace(/^@types\/.*/, '@types/*')}\``) }).toEqual({ dep, listed: true });
     }
   });
+
+  test('the simplest working example is a valid stack', () => {
+    const { parse } = require('yaml') as typeof import('yaml');
+    const { parseEnvironment } = require('../src/model/load') as typeof import('../src/model/load');
+    const { resolveEnvironment } = require('../src/model/tiers') as typeof import('../src/model/tiers');
+    const block = /```yaml\n(# Pulumi\.dev\.yaml[\s\S]*?)```/.exec(readme)![1]!;
+    const env = resolveEnvironment(parseEnvironment(parse(block).config['tagflow:environment'], 'README.md'));
+    expect(env.tiers.map((t) => [t.name, t.apps.map((a) => a.app)])).toEqual([['dev', ['checkout-api']]]);
+  });
 });
