@@ -28,7 +28,9 @@ describe('examples/ci', () => {
   test('GitHub Actions: assumes the CI push role of the dev stack, on a branch its trust policy allows', () => {
     expect(gha.env.CI_ROLE_ARN).toBe(ciRole);
     expect(gha.permissions['id-token']).toBe('write');
-    expect(gha.on.push.branches.every((b: string) => env.model.ci!.githubActions!.branches.includes(b))).toBe(true);
+    const ci = env.model.ci!;
+    if (!('githubActions' in ci)) throw new Error('the dev stack is expected to configure ci.githubActions');
+    expect(gha.on.push.branches.every((b: string) => ci.githubActions.branches.includes(b))).toBe(true);
     const uses = Object.values(gha.jobs).flatMap((j: any) => j.steps.filter((s: any) => s.uses?.startsWith('aws-actions/configure-aws-credentials')));
     expect(uses.map((s: any) => s.with['role-to-assume'])).toEqual(['${{ env.CI_ROLE_ARN }}', '${{ env.CI_ROLE_ARN }}']);
     expect(`${gha.env.REGISTRY}/${gha.env.REPOSITORY}`).toBe(env.tiers[0]!.apps.find((a) => a.app === 'checkout-api')!.image);
