@@ -57,3 +57,23 @@ describe('tagflow plan (offline)', () => {
     expect(r.status).toBe(2);
   });
 });
+
+describe('tagflow plan shows the webhook wiring', () => {
+  test('--stack dev: per webhook tier a rule, target with DLQ, API destination and a role pinned to the rule', () => {
+    const r = plan(['--stack', 'dev', '--json']);
+    expect(r.status).toBe(0);
+    const resources = JSON.parse(r.stdout) as { type: string; name: string; parent: string | null; inputs: any }[];
+    for (const tier of ['dev', 'staging']) {
+      const mine = resources.filter((x) => x.parent === `tagflow-${tier}-webhook`);
+      const types = mine.map((x) => x.type);
+      for (const t of ['aws:cloudwatch/eventRule:EventRule', 'aws:cloudwatch/eventTarget:EventTarget', 'aws:cloudwatch/eventApiDestination:EventApiDestination', 'aws:sqs/queue:Queue', 'aws:iam/role:Role', 'kubernetes:core/v1:Secret']) {
+        expect({ tier, t, present: types.includes(t) }).toEqual({ tier, t, present: true });
+      }
+      const role = mine.find((x) => x.type === 'aws:iam/role:Role')!;
+      expect(role.inputs.assumeRolePolicy.Statement[0].Condition.StringEquals['aws:SourceArn']).toBe(`arn:aws:events:eu-west-1:111122223333:rule/tagflow-dev-${tier}-ecr-push`);
+      const target = mine.find((x) => x.type === 'aws:cloudwatch/eventTarget:EventTarget')!;
+      expect(target.inputs.deadLetterConfig.arn).toBe(`arn:aws:sqs:eu-west-1:111122223333:tagflow-dev-${tier}-ecr-push-dlq`);
+    }
+    expect(resources.some((x) => x.type === 'tagflow:aws:TierWebhook' && x.name.includes('release'))).toBe(false);
+  });
+});
