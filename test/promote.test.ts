@@ -1,21 +1,14 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { planPromotion, promote } from '../src/promote/promote';
 import { copyImage } from '../src/promote/copy-image';
 import { RegistryClient } from '../src/registry/oci-client';
+import { cliAsync } from './support/cli';
 import { REPO_ROOT, sampleEnvironment, tmpDir, writeStack } from './support/tree';
 import { fetchManifest, pushImage, pushIndex, REGISTRY_BINARY, REGISTRY_SKIP_REASON, startRegistry, type TestRegistry } from './support/registry';
 
-const BIN = path.join(REPO_ROOT, 'bin/tagflow.js');
 
-function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: REPO_ROOT }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
+const cli = cliAsync;
 
 /** Synthesizes the stacks of configDir into a tree and sets staging's marker values as Flux would commit them. */
 async function treeWithStaging(configDir: string, env: string, values: Record<string, { tag: string; digest?: string }>): Promise<string> {

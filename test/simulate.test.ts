@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -10,19 +10,12 @@ import { registrySource, tagsFileSource, TagsFileError } from '../src/simulate/t
 import { nextLink, RegistryClient, RegistryError } from '../src/registry/oci-client';
 import { parseWwwAuthenticate } from '../src/registry/www-authenticate';
 import { parseEcrHost } from '../src/registry/ecr-auth';
+import { cliAsync } from './support/cli';
 import { REPO_ROOT, snapshotTree, tmpDir } from './support/tree';
 import { freePort, pushImage, REGISTRY_BINARY, REGISTRY_SKIP_REASON, startRegistry, type TestRegistry } from './support/registry';
 
-const BIN = path.join(REPO_ROOT, 'bin/tagflow.js');
 
-/** Runs the CLI asynchronously (a token service in this process must keep answering). */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
+const cli = cliAsync;
 
 function treeOf(stack: string): Map<string, string> {
   const out = synthesizeEnvironment(loadStack(REPO_ROOT, stack), stack);

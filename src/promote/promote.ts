@@ -5,8 +5,7 @@ import { listStacks, loadStack } from '../model/load';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { renderTag } from '../model/tag-scheme';
 import { markerValues } from '../engines/markers/marker';
-import { RegistryClient } from '../registry/oci-client';
-import { credentialsFor } from '../registry/ecr-auth';
+import { registryClients } from '../registry/ecr-auth';
 import { copyImage, PromotionRefusedError, type CopyResult } from './copy-image';
 
 /** Bad arguments to promote: exit 2. */
@@ -90,12 +89,7 @@ function locate(app: AppTier, registry: string | undefined) {
  */
 export async function promote(opts: PromoteOptions): Promise<{ plan: PromotionPlan; result: CopyResult }> {
   const plan = planPromotion(opts);
-  const clients = new Map<string, RegistryClient>();
-  const client = (url: string) => {
-    let c = clients.get(url);
-    if (!c) clients.set(url, (c = new RegistryClient({ baseUrl: url, credentials: credentialsFor(url.includes('://') ? url : `https://${url}`) })));
-    return c;
-  };
+  const client = registryClients();
   const src = locate(plan.source.app, opts.registry);
   const dst = locate(plan.target.app, opts.registry);
   const source = { client: client(src.url), repository: src.repository };

@@ -2,8 +2,7 @@ import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
-import { RegistryClient } from '../registry/oci-client';
-import { credentialsFor } from '../registry/ecr-auth';
+import { registryClients } from '../registry/ecr-auth';
 import type { ListedTag, TagSource } from './simulate';
 
 /** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
@@ -72,16 +71,8 @@ export function tagsFileSource(file: string, environment: ResolvedEnvironment): 
  * `--registry ecr` uses each app's own ECR registry. ECR hosts get a token from `GetAuthorizationToken`.
  */
 export function registrySource(registry: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
-  const clients = new Map<string, RegistryClient>();
-  const clientFor = (app: AppTier) => {
-    const url = registry === 'ecr' ? `https://${app.image.slice(0, app.image.indexOf('/'))}` : registry;
-    let c = clients.get(url);
-    if (!c) {
-      c = new RegistryClient({ baseUrl: url, credentials: credentialsFor(url.includes('://') ? url : `https://${url}`), ...opts });
-      clients.set(url, c);
-    }
-    return c;
-  };
+  const client = registryClients(opts);
+  const clientFor = (app: AppTier) => client(registry === 'ecr' ? `https://${app.image.slice(0, app.image.indexOf('/'))}` : registry);
   const cache = new Map<string, Promise<string[]>>();
   return {
     name: registry === 'ecr' ? 'ECR' : registry,
