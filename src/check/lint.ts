@@ -41,8 +41,8 @@ function lineIn(text: string, doc: Document, keyPath: string[]): number {
 interface LoadedTree {
   /** Flux image automation objects, with their document for line lookups. */
   readonly objects: (TreeObject & { doc: Document; text: string })[];
-  /** Every scanned file: its text and, when it holds a marker, its parsed documents. */
-  readonly files: Map<string, { text: string; docs?: ParsedDocument[] }>;
+  /** The files that hold a marker: their text and parsed documents. */
+  readonly markedFiles: Map<string, { text: string; docs: ParsedDocument[] }>;
 }
 
 const IMAGE_API = 'image.toolkit.fluxcd.io/';
@@ -64,17 +64,14 @@ export function loadTree(root: string): LoadedTree {
   const rels: string[] = [];
   walk(root, root, rels);
   const objects: LoadedTree['objects'] = [];
-  const files: LoadedTree['files'] = new Map();
+  const markedFiles: LoadedTree['markedFiles'] = new Map();
   for (const rel of rels) {
     const text = fs.readFileSync(path.join(root, rel), 'utf8');
     // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
     const hasMarker = text.includes('"$imagepolicy"');
-    if (!hasMarker && !text.includes(IMAGE_API)) {
-      files.set(rel, { text });
-      continue;
-    }
+    if (!hasMarker && !text.includes(IMAGE_API)) continue;
     const docs = parseAllDocuments(text);
-    files.set(rel, { text, docs: hasMarker ? docs : undefined });
+    if (hasMarker) markedFiles.set(rel, { text, docs });
     for (const doc of docs) {
       if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
       const apiVersion = doc.get('apiVersion');
@@ -82,7 +79,7 @@ export function loadTree(root: string): LoadedTree {
       objects.push({ file: rel, line: lineIn(text, doc, []), obj: doc.toJS(), doc, text });
     }
   }
-  return { objects, files };
+  return { objects, markedFiles };
 }
 
 const ECR_HOST = /^(\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.com(\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)|public\.ecr\.aws)$/;
@@ -143,7 +140,7 @@ function schemeSamples(): { tier: string; tag: string }[] {
 }
 
 export function lint(root: string): Finding[] {
-  const { objects, files } = loadTree(root);
+  const { objects, markedFiles } = loadTree(root);
   const findings: Finding[] = [];
   const add = (file: string, line: number, rule: string, message: string) => findings.push({ file, line, rule, message });
   const ofKind = (kind: string) => objects.filter((o) => o.obj.kind === kind);
@@ -155,8 +152,7 @@ export function lint(root: string): Finding[] {
   const usedPolicies = new Set<string>();
 
   // Markers.
-  for (const [file, { text, docs }] of files) {
-    if (!docs) continue;
+  for (const [file, { text, docs }] of markedFiles) {
     for (const mv of findMarkedValues(text, docs)) {
       const { namespace, policy, ref } = mv.marker;
       usedPolicies.add(`${namespace}/${policy}`);

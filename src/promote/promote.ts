@@ -5,7 +5,7 @@ import { listStacks, loadStack } from '../model/load';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { renderTag } from '../model/tag-scheme';
 import { markerValues } from '../engines/markers/marker';
-import { registryClients } from '../registry/ecr-auth';
+import { registryClients } from '../registry/clients';
 import { copyImage, PromotionRefusedError, type CopyResult } from './copy-image';
 
 /** Bad arguments to promote: exit 2. */

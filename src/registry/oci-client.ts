@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
 import { parseWwwAuthenticate } from './www-authenticate';
+
+/** The OCI digest of some bytes: `sha256:<hex>`. */
+export function sha256Digest(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 /** The registry is down, refuses us, or answers something that is not the OCI distribution API: exit 3. */
 export class RegistryError extends Error {
@@ -109,8 +115,7 @@ export class RegistryClient {
     if (res.status === 404) return undefined;
     await this.expectOk(res, `GET manifest ${repository}:${reference}`);
     const body = Buffer.from(await res.arrayBuffer());
-    const { createHash } = await import('node:crypto');
-    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const digest = sha256Digest(body);
     const claimed = res.headers.get('docker-content-digest');
     if (claimed && claimed !== digest && claimed.startsWith('sha256:')) {
       throw new RegistryError(`${this.baseUrl}: manifest ${repository}:${reference} has digest ${digest} but the registry says ${claimed}`);
@@ -147,8 +152,7 @@ export class RegistryClient {
     const res = await this.request('GET', `/v2/${repository}/blobs/${digest}`, repository, 'pull');
     await this.expectOk(res, `GET blob ${repository}@${digest}`);
     const bytes = Buffer.from(await res.arrayBuffer());
-    const { createHash } = await import('node:crypto');
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const actual = sha256Digest(bytes);
     if (digest.startsWith('sha256:') && actual !== digest) throw new RegistryError(`${this.baseUrl}: blob ${repository}@${digest} arrived with digest ${actual}`);
     return bytes;
   }

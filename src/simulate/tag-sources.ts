@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
-import { registryClients } from '../registry/ecr-auth';
+import { registryClients } from '../registry/clients';
 import type { ListedTag, TagSource } from './simulate';
 
 /** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
