@@ -43,7 +43,8 @@ function writeModel(dir, n) {
     const name = `svc-${String(i).padStart(4, '0')}`;
     return {
       name,
-      ecr: { repository: `team-${i % 20}/${name}`, pullAccounts: ['444455556666'] },
+      repository: `team-${i % 20}/${name}`,
+      ecr: { pullAccounts: ['444455556666'] },
       values: { service: { port: 8080 }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } },
       ...(i % 10 === 0 ? { tiers: { release: { policy: { semver: { range: '>=2.0.0 <3.0.0' } } }, staging: { digestPinning: true } } } : {}),
     };
@@ -58,7 +59,7 @@ function writeModel(dir, n) {
     apps,
   };
   fs.writeFileSync(path.join(dir, `Pulumi.bench.yaml`), stringify({ config: { 'aws:region': 'eu-west-1', 'tagflow:environment': environment } }));
-  const tags = Object.fromEntries(apps.map((a, i) => [a.ecr.repository, [`branch-dev-${1700000000 + i}-abcdef0`, `branch-staging-${1700000000 + i}-abcdef1`, { tag: `release-2.${i % 7}.0`, digest: `sha256:${'ab'.repeat(32)}` }, { tag: `branch-staging-${1700000001 + i}-abcdef2`, digest: `sha256:${'cd'.repeat(32)}` }]]));
+  const tags = Object.fromEntries(apps.map((a, i) => [a.repository, [`branch-dev-${1700000000 + i}-abcdef0`, `branch-staging-${1700000000 + i}-abcdef1`, { tag: `release-2.${i % 7}.0`, digest: `sha256:${'ab'.repeat(32)}` }, { tag: `branch-staging-${1700000001 + i}-abcdef2`, digest: `sha256:${'cd'.repeat(32)}` }]]));
   fs.writeFileSync(path.join(dir, 'tags.json'), JSON.stringify(tags));
 }
 

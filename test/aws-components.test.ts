@@ -146,10 +146,11 @@ describe('Environment and Tier components (mock monitor)', () => {
     expect(rp.Statement[0].Condition.ArnLike['aws:PrincipalArn']).toEqual(['arn:aws:iam::444455556666:role/tagflow-*-image-reader']);
   });
 
-  test('the GitHub App Secret goes to the cluster, as a secret, with exactly one installation key', async () => {
+  test('each tier namespace gets the GitHub App Secret, as a secret, with exactly one installation key', async () => {
     const { of } = await build(resolve());
-    const secret = of('kubernetes:core/v1:Secret')[0].inputs;
-    expect(secret.metadata).toMatchObject({ name: 'tagflow-github-app', namespace: 'flux-system' });
+    const secrets = of('kubernetes:core/v1:Secret').filter((x) => x.inputs.metadata.name === 'tagflow-github-app');
+    expect(secrets.map((x) => x.inputs.metadata.namespace).sort()).toEqual(['dev', 'release', 'staging']);
+    const secret = secrets[0]!.inputs;
     // The private key makes the whole stringData a Pulumi secret (encrypted in state, never printed).
     expect(secret.stringData[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
     expect(Object.keys(secret.stringData.value).sort()).toEqual(['githubAppID', 'githubAppInstallationOwner', 'githubAppPrivateKey']);
@@ -195,13 +196,13 @@ describe('webhook path: ECR push -> EventBridge -> Receiver (mock monitor)', () 
     const dest = of('aws:cloudwatch/eventApiDestination:EventApiDestination').find((d) => d.inputs.name === 'tagflow-test-dev-ecr-push')!;
     expect(dest.inputs.httpMethod).toBe('POST');
     expect(dest.inputs.invocationEndpoint[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
-    const hash = createHash('sha256').update('token-of-tagflow-dev-webhook-token' + 'tagflow-dev-ecr-push' + 'flux-system').digest('hex');
+    const hash = createHash('sha256').update('token-of-tagflow-dev-token' + 'tagflow-image-push' + 'dev').digest('hex');
     expect(unsecret(dest.inputs.invocationEndpoint)).toBe(`https://flux-webhook.test.example/hook/${hash}`);
-    const secret = of('kubernetes:core/v1:Secret').find((x) => x.inputs.metadata.name === 'tagflow-dev-ecr-push-token')!;
-    expect(secret.inputs.metadata).toMatchObject({ namespace: 'flux-system', labels: { 'reconcile.fluxcd.io/watch': 'Enabled' } });
+    const secret = of('kubernetes:core/v1:Secret').find((x) => x.inputs.metadata.name === 'tagflow-image-push-token' && x.inputs.metadata.namespace === 'dev')!;
+    expect(secret.inputs.metadata).toMatchObject({ namespace: 'dev', labels: { 'reconcile.fluxcd.io/watch': 'Enabled' } });
     // @pulumi/kubernetes marks a Secret's whole stringData secret.
     expect(secret.inputs.stringData[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
-    expect(unsecret(secret.inputs.stringData).token).toBe('token-of-tagflow-dev-webhook-token');
+    expect(unsecret(secret.inputs.stringData).token).toBe('token-of-tagflow-dev-token');
   });
 
   test('the EventBridge role: trust pinned to the rule, invoke only its destination', async () => {

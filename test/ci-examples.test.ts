@@ -9,7 +9,7 @@ import { REPO_ROOT } from './support/tree';
 
 const dir = path.join(REPO_ROOT, 'examples', 'ci');
 const env = loadStack(REPO_ROOT, 'dev');
-const ciRole = roleArn(env.model.aws.accountId, env.model.aws.region, ciPushRoleName(env.name));
+const ciRole = roleArn(env.model.aws!.accountId, env.model.aws!.region, ciPushRoleName(env.name));
 const gha = parse(fs.readFileSync(path.join(dir, 'github-actions.yml'), 'utf8'));
 const bk = parse(fs.readFileSync(path.join(dir, 'buildkite.yml'), 'utf8'));
 

@@ -72,6 +72,51 @@ const cases: [string, any, RegExp][] = [
   ['webhookUrl with a path', sampleEnvironment({ cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', webhookUrl: 'https://h.example/hook' } }), /cluster\.webhookUrl: "https:\/\/h\.example\/hook" must be an https:\/\/ origin/],
   ['missing OIDC issuer for irsa', sampleEnvironment({ cluster: { name: 'c', identity: 'irsa' } }), /cluster\.oidcIssuerUrl: is required when cluster\.identity is irsa/],
   ['unknown field', sampleEnvironment({ colour: 'blue' }), /tagflow:environment: has unknown field\(s\) 'colour'/],
+  [
+    'two git credential kinds',
+    sampleEnvironment({ gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 1, installationOwner: 'acme' }, basicAuth: {} } }),
+    /tagflow:environment\.gitops: .*must set exactly one of githubApp, basicAuth, sshKey .*; found githubApp, basicAuth/,
+  ],
+  [
+    'plain http git without insecure',
+    sampleEnvironment({ gitops: { url: 'http://git.internal/acme/gitops', basicAuth: {} } }),
+    /gitops\.url: .*is plain http:\/\/, which sends the credentials unencrypted; use https:\/\/, or set gitops\.insecure: true/,
+  ],
+  [
+    'ssh URL with basic auth',
+    sampleEnvironment({ gitops: { url: 'ssh://git@gitea.example/acme/gitops', basicAuth: {} } }),
+    /gitops\.url: .*is an ssh:\/\/ URL, which needs sshKey credentials \(not basicAuth\)/,
+  ],
+  [
+    'generic registry host with a scheme',
+    sampleEnvironment({ registry: { provider: 'generic', host: 'https://ghcr.io' } }),
+    /registry\.host: "https:\/\/ghcr\.io" must be a registry host\[:port\] without scheme or path/,
+  ],
+  [
+    'ECR settings with a generic registry',
+    sampleEnvironment({ registry: { provider: 'generic', host: 'ghcr.io' }, apps: [{ name: 'api', ecr: { create: false } }] }),
+    /apps\[0\]\.ecr: .*is for registry provider aws; this environment's registry is generic/,
+  ],
+  [
+    'app name longer than a Helm release name',
+    sampleEnvironment({ apps: [{ name: 'a'.repeat(54) }] }),
+    /apps\[0\]\.name: "a{54}" must be at most 53 characters: it is the Helm release name/,
+  ],
+  [
+    'chart values the bundled chart rejects (values.schema.json), named at the field that set them',
+    sampleEnvironment({ tiers: { dev: { values: { replicaCount: 'two' } } } }),
+    /tagflow:environment\.tiers\.dev\.values\.replicaCount: "two" must be integer \(charts\/app\/values\.schema\.json\), for app 'api' in tier 'dev'/,
+  ],
+  [
+    'an unknown chart value',
+    sampleEnvironment({ apps: [{ name: 'api', values: { probes: { path: '/healthz' } } }] }),
+    /apps\[0\]\.values\.probes\.path: "\/healthz" has unknown key 'path' \(charts\/app\/values\.schema\.json\)/,
+  ],
+  [
+    'tier in the Flux namespace',
+    sampleEnvironment({ tiers: { dev: { namespace: 'flux-system' } } }),
+    /tiers\.dev\.namespace: "flux-system" is the Flux controllers' namespace; a tier is a tenant/,
+  ],
 ];
 
 describe('invalid config exits 2, names file, field path, value and rule, and writes nothing', () => {
@@ -108,11 +153,14 @@ describe('model', () => {
     ]);
     expect(dev.apps[0].filterTags).toEqual({ pattern: '^branch-dev-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$ts' });
     expect(dev.apps[0].values).toEqual({ a: 1 });
-    expect(dev.branch).toBe('dev');
-    expect(dev.pushBranch).toBe('dev');
+    // Tiers differ by folder, not by branch: dev writes straight to the branch the cluster follows.
+    expect(dev.branch).toBe('main');
+    expect(dev.pushBranch).toBe('main');
+    expect(dev.reviewed).toBe(false);
     const rel = env.tiers.find((t) => t.name === 'release')!;
     expect(rel.branch).toBe('main');
-    expect(rel.pushBranch).not.toBe(rel.branch); // a review branch, never straight to production
+    expect(rel.pushBranch).toBe('tagflow/test/release'); // a review branch per environment, never straight to production
+    expect(rel.reviewed).toBe(true);
     expect(rel.apps[0].policy).toEqual({ semver: { range: '>=1.0.0' } });
     expect(rel.apps[0].exclusionList).toContain('^.*\\.sig$');
   });

@@ -1,4 +1,4 @@
-import { App, Chart, Testing } from 'cdk8s';
+import { ApiObject, App, Chart, Testing } from 'cdk8s';
 import { AppImagePolicy } from '../src/flux/app-image-policy';
 import { AppRelease } from '../src/flux/app-release';
 import { ManifestFile } from '../src/flux/manifest-file';
@@ -6,6 +6,9 @@ import { markersOf } from '../src/flux/markers';
 import { TierDeployer } from '../src/flux/tier-deployer';
 import { TierImageAutomation } from '../src/flux/tier-image-automation';
 import { TierSource } from '../src/flux/tier-source';
+import { TierTenant } from '../src/flux/tier-tenant';
+import { TierReceiver } from '../src/flux/tier-receiver';
+import { ImageRepository } from '../src/flux/imports/image.toolkit.fluxcd.io';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment, type AppTier, type Tier } from '../src/model/tiers';
 import { sampleEnvironment } from './support/tree';
@@ -15,32 +18,82 @@ const tier = (name: string): Tier => env.tiers.find((t) => t.name === name)!;
 const chart = () => Testing.chart();
 
 describe('TierSource', () => {
-  test('namespace, GitHub App GitRepository on the tier branch, Kustomization of the tier folder', () => {
+  test('GitRepository in the tier namespace on the branch the cluster follows, GitHub App, chart-only artifact', () => {
     const c = chart();
-    new TierSource(c, 'S', { tier: tier('staging'), repositoryUrl: 'https://github.com/acme/gitops', githubAppSecretName: 'gh' });
-    const [ns, git, ks] = Testing.synth(c);
-    expect(ns).toMatchObject({ kind: 'Namespace', metadata: { name: 'staging' } });
+    new TierSource(c, 'S', { tier: tier('staging'), repositoryUrl: 'https://github.com/acme/gitops' });
+    const [git] = Testing.synth(c);
     expect(git).toMatchObject({
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
-      metadata: { name: 'tagflow-test-staging', namespace: 'flux-system' },
-      spec: { provider: 'github', secretRef: { name: 'gh' }, ref: { branch: 'staging' }, url: 'https://github.com/acme/gitops' },
+      metadata: { name: 'gitops', namespace: 'staging' },
+      spec: { provider: 'github', secretRef: { name: 'tagflow-github-app' }, ref: { branch: 'main' }, url: 'https://github.com/acme/gitops', ignore: '/*\n!/charts/app/\n' },
     });
-    expect(ks).toMatchObject({
-      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-      spec: { path: './environments/test/staging', prune: true, sourceRef: { kind: 'GitRepository', name: 'tagflow-test-staging' } },
-    });
+    expect(git.spec.verify).toBeUndefined();
   });
 
-  test('rejects an scp-style or ssh URL, quoting prop and value', () => {
-    expect(() => new TierSource(chart(), 'S', { tier: tier('dev'), repositoryUrl: 'git@github.com:acme/gitops', githubAppSecretName: 'gh' })).toThrow(
+  test('basic auth: no provider; commit verification when the tier asks for it', () => {
+    const e = resolveEnvironment(
+      parseEnvironment(
+        sampleEnvironment({
+          gitops: { url: 'https://gitea.example/acme/gitops', basicAuth: {} },
+          tiers: { dev: { verifyCommits: { secretName: 'trusted-keys' } } },
+        }),
+        't.yaml',
+      ),
+    );
+    const c = chart();
+    new TierSource(c, 'S', { tier: e.tiers[0]!, repositoryUrl: 'https://gitea.example/acme/gitops' });
+    const [git] = Testing.synth(c);
+    expect(git.spec.provider).toBeUndefined();
+    expect(git.spec.secretRef).toEqual({ name: 'tagflow-git' });
+    expect(git.spec.verify).toEqual({ mode: 'head', secretRef: { name: 'trusted-keys' } }); // the CRD's spelling of HEAD
+  });
+
+  test('rejects an scp-style or ssh URL with GitHub App credentials, quoting prop and value', () => {
+    expect(() => new TierSource(chart(), 'S', { tier: tier('dev'), repositoryUrl: 'git@github.com:acme/gitops' })).toThrow(
       /prop 'repositoryUrl' is 'git@github.com:acme\/gitops': provider github needs an https:\/\/ URL/,
     );
   });
 });
 
+describe('TierTenant', () => {
+  test('namespace, applier account in flux-system bound in the tier namespace only, Kustomization of the tier folder', () => {
+    const c = chart();
+    const t = new TierTenant(c, 'T', { tier: tier('staging') });
+    const repo = new ImageRepository(c, 'R', { metadata: { name: 'x' }, spec: { image: 'r.example/x', interval: '1m' } });
+    t.allowKinds([repo]);
+    const [ns, sa, role, rb, ks] = Testing.synth(c);
+    expect(ns).toMatchObject({ kind: 'Namespace', metadata: { name: 'staging' } });
+    expect(sa).toMatchObject({ kind: 'ServiceAccount', metadata: { name: 'tagflow-test-staging', namespace: 'flux-system' } });
+    expect(role).toMatchObject({ kind: 'Role', metadata: { namespace: 'staging' } });
+    expect(role.rules).toEqual([
+      { apiGroups: ['image.toolkit.fluxcd.io'], resources: ['imagerepositories'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    ]);
+    expect(rb).toMatchObject({ kind: 'RoleBinding', metadata: { namespace: 'staging' }, roleRef: { kind: 'Role' }, subjects: [{ kind: 'ServiceAccount', name: 'tagflow-test-staging', namespace: 'flux-system' }] });
+    expect(ks).toMatchObject({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      metadata: { namespace: 'flux-system' },
+      spec: {
+        path: './environments/test/staging',
+        prune: true,
+        serviceAccountName: 'tagflow-test-staging',
+        targetNamespace: 'staging',
+        sourceRef: { kind: 'GitRepository', name: 'flux-system' },
+      },
+    });
+    expect(ks.spec.sourceRef.namespace).toBeUndefined();
+  });
+
+  test('refuses a kind the applier is not meant to manage', () => {
+    const c = chart();
+    const t = new TierTenant(c, 'T', { tier: tier('dev') });
+    const role = new ApiObject(c, 'CR', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } });
+    expect(() => t.allowKinds([role])).toThrow(/holds a ClusterRole, which the tier's applier account is not meant to manage/);
+  });
+});
+
 describe('TierImageAutomation', () => {
-  test('checks out the tier branch, pushes to its push branch, updates only the releases folder', () => {
+  test('checks out the branch the cluster follows, pushes release updates to a review branch per environment, updates only its releases folder', () => {
     const c = chart();
     new TierImageAutomation(c, 'A', { tier: tier('release'), author: { name: 'bot', email: 'bot@example.com' } });
     const [iua] = Testing.synth(c);
@@ -49,13 +102,24 @@ describe('TierImageAutomation', () => {
       kind: 'ImageUpdateAutomation',
       metadata: { namespace: 'release' },
       spec: {
-        sourceRef: { kind: 'GitRepository', name: 'tagflow-test-release', namespace: 'flux-system' },
-        git: { checkout: { ref: { branch: 'main' } }, push: { branch: 'tagflow/release-updates' }, commit: { author: { email: 'bot@example.com' } } },
+        sourceRef: { kind: 'GitRepository', name: 'gitops' },
+        git: { checkout: { ref: { branch: 'main' } }, push: { branch: 'tagflow/test/release' }, commit: { author: { email: 'bot@example.com' } } },
         update: { path: './environments/test/release/releases', strategy: 'Setters' },
         policySelector: { matchLabels: { 'tagflow.io/tier': 'release' } },
       },
     });
+    expect(iua.spec.sourceRef.namespace).toBeUndefined();
     expect(iua.spec.git.commit.messageTemplate).toMatch(/\.Changed/);
+    expect(iua.spec.git.commit.signingKey).toBeUndefined();
+  });
+
+  test('dev pushes straight to the branch the cluster follows; commit signing when the tier has a key', () => {
+    const e = resolveEnvironment(parseEnvironment(sampleEnvironment({ tiers: { dev: { commitSigningKey: { secretName: 'bot-gpg' } } } }), 't.yaml'));
+    const c = chart();
+    new TierImageAutomation(c, 'A', { tier: e.tiers[0]!, author: { name: 'b', email: 'b@x.io' } });
+    const [iua] = Testing.synth(c);
+    expect(iua.spec.git.push).toEqual({ branch: 'main' });
+    expect(iua.spec.git.commit.signingKey).toEqual({ secretRef: { name: 'bot-gpg' } });
   });
 
   test('rejects a message template with the removed .Updated field', () => {
@@ -65,16 +129,30 @@ describe('TierImageAutomation', () => {
   });
 });
 
+describe('TierReceiver', () => {
+  test('a generic Receiver in the tier namespace selecting the tier\'s ImageRepositories by label', () => {
+    const c = chart();
+    new TierReceiver(c, 'R', { tier: tier('dev') });
+    const [r] = Testing.synth(c);
+    expect(r).toMatchObject({ kind: 'Receiver', metadata: { name: 'tagflow-image-push', namespace: 'dev' }, spec: { type: 'generic', secretRef: { name: 'tagflow-image-push-token' } } });
+    expect(r.spec.resources).toEqual([{ apiVersion: 'image.toolkit.fluxcd.io/v1', kind: 'ImageRepository', name: '*', matchLabels: { 'tagflow.io/tier': 'dev' } }]);
+  });
+});
+
 describe('TierDeployer', () => {
-  test('a ServiceAccount bound to admin in its namespace only', () => {
+  test('a ServiceAccount with a Role of workload kinds in its namespace only: no Flux kind, no RBAC', () => {
     const c = chart();
     new TierDeployer(c, 'D', { tier: tier('dev') });
-    const [sa, rb] = Testing.synth(c);
+    const [sa, role, rb] = Testing.synth(c);
     expect(sa).toMatchObject({ kind: 'ServiceAccount', metadata: { name: 'tagflow-deployer', namespace: 'dev' }, automountServiceAccountToken: false });
+    expect(role).toMatchObject({ kind: 'Role', metadata: { name: 'tagflow-deployer', namespace: 'dev' } });
+    const groups = new Set<string>(role.rules.flatMap((r: { apiGroups: string[] }) => r.apiGroups));
+    expect([...groups].filter((g) => g.endsWith('fluxcd.io') || g.startsWith('rbac'))).toEqual([]);
+    expect(role.rules.flatMap((r: { verbs: string[] }) => r.verbs)).not.toContain('*');
     expect(rb).toMatchObject({
       kind: 'RoleBinding',
       metadata: { namespace: 'dev' },
-      roleRef: { kind: 'ClusterRole', name: 'admin' },
+      roleRef: { kind: 'Role', name: 'tagflow-deployer' },
       subjects: [{ kind: 'ServiceAccount', name: 'tagflow-deployer', namespace: 'dev' }],
     });
   });
@@ -112,6 +190,19 @@ describe('AppImagePolicy', () => {
     expect(pol.spec.interval).toBeUndefined();
   });
 
+  test('generic registry: provider generic, its pull Secret and plain HTTP when configured insecure', () => {
+    const e = resolveEnvironment(
+      parseEnvironment(
+        sampleEnvironment({ registry: { provider: 'generic', host: '127.0.0.1:5000', insecure: true, secretName: 'pull' }, aws: undefined, cluster: { name: 'c' } }),
+        't.yaml',
+      ),
+    );
+    const c = chart();
+    new AppImagePolicy(c, 'P', { appTier: e.tiers[0]!.apps[1]! });
+    const [repo] = Testing.synth(c);
+    expect(repo.spec).toMatchObject({ image: '127.0.0.1:5000/team/worker', provider: 'generic', secretRef: { name: 'pull' }, insecure: true });
+  });
+
   test('rejects an image that is not private ECR', () => {
     const bad = { ...appTier('dev'), image: 'ghcr.io/acme/api:1.0' };
     expect(() => new AppImagePolicy(chart(), 'P', { appTier: bad })).toThrow(/prop 'appTier.image' is 'ghcr.io\/acme\/api:1.0'/);
@@ -131,13 +222,16 @@ describe('AppRelease', () => {
       metadata: { name: 'api', namespace: 'release' },
       spec: {
         serviceAccountName: 'deployer',
-        chart: { spec: { chart: './charts/app', sourceRef: { kind: 'GitRepository', name: 'tagflow-test-release', namespace: 'flux-system' } } },
+        chart: { spec: { chart: './charts/app', sourceRef: { kind: 'GitRepository', name: 'tagflow-test-release' } } },
         install: { remediation: { retries: 3 } },
         upgrade: { remediation: { retries: 3, strategy: 'rollback' } },
         driftDetection: { mode: 'enabled' },
-        values: { image: { repository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/api', tag: 'release-0.0.0', digest: '' } },
+        values: { image: { repository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/api', tag: '', digest: '' } },
       },
     });
+    // Flux's default ChartVersion strategy: a commit that does not change the chart's version upgrades nothing.
+    expect(hr.spec.chart.spec.reconcileStrategy).toBeUndefined();
+    expect(hr.spec.chart.spec.sourceRef.namespace).toBeUndefined();
     expect(markersOf(r.helmRelease).map((m) => `${m.path.join('.')}=${m.namespace}:${m.policy}:${m.field}`)).toEqual([
       'spec.values.image.repository=release:api:name',
       'spec.values.image.tag=release:api:tag',

@@ -66,7 +66,7 @@ describe('tagflow plan shows the webhook wiring', () => {
     for (const tier of ['dev', 'staging']) {
       const mine = resources.filter((x) => x.parent === `tagflow-${tier}-webhook`);
       const types = mine.map((x) => x.type);
-      for (const t of ['aws:cloudwatch/eventRule:EventRule', 'aws:cloudwatch/eventTarget:EventTarget', 'aws:cloudwatch/eventApiDestination:EventApiDestination', 'aws:sqs/queue:Queue', 'aws:iam/role:Role', 'kubernetes:core/v1:Secret']) {
+      for (const t of ['aws:cloudwatch/eventRule:EventRule', 'aws:cloudwatch/eventTarget:EventTarget', 'aws:cloudwatch/eventApiDestination:EventApiDestination', 'aws:sqs/queue:Queue', 'aws:iam/role:Role']) {
         expect({ tier, t, present: types.includes(t) }).toEqual({ tier, t, present: true });
       }
       const role = mine.find((x) => x.type === 'aws:iam/role:Role')!;

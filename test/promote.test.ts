@@ -17,7 +17,7 @@ async function treeWithStaging(configDir: string, env: string, values: Record<st
   if (r.code !== 0) throw new Error(r.err);
   for (const [app, v] of Object.entries(values)) {
     const file = path.join(tree, `environments/${env}/staging/releases/${app}.yaml`);
-    let text = fs.readFileSync(file, 'utf8').replace(/tag: branch-staging-0-0000000 #/, `tag: ${v.tag} #`);
+    let text = fs.readFileSync(file, 'utf8').replace(/tag: "" #/, `tag: "${v.tag}" #`);
     if (v.digest) text = text.replace(/digest: "" #/, `digest: "${v.digest}" #`);
     fs.writeFileSync(file, text);
   }
@@ -34,15 +34,15 @@ describe('promote: reading what staging runs (no registry)', () => {
     expect(plan.target.app.image).toBe('111122223333.dkr.ecr.eu-west-1.amazonaws.com/checkout-api');
   });
 
-  it('refuses a placeholder staging has never replaced, bad versions, unknown apps and trees', async () => {
+  it('refuses while staging runs no image yet, bad versions, unknown apps and trees', async () => {
     const tree = await treeWithStaging(REPO_ROOT, 'dev', {});
     const base = { configDir: REPO_ROOT, stack: 'prod', app: 'checkout-api', tree };
-    expect(() => planPromotion({ ...base, version: '1.5.0' })).toThrow(/staging still runs the placeholder 'branch-staging-0-0000000'/);
+    expect(() => planPromotion({ ...base, version: '1.5.0' })).toThrow(/staging runs no image of 'checkout-api' yet \(its tag marker is empty until Flux selects a build\)/);
     expect(() => planPromotion({ ...base, version: '1.5' })).toThrow(/--version '1.5' must be a release version X.Y.Z/);
     expect(() => planPromotion({ ...base, version: '1.5.0-rc.1' })).toThrow(/no pre-release/);
     expect(() => planPromotion({ ...base, app: 'nope', version: '1.5.0' })).toThrow(/app 'nope' is not in the release tier of stack 'prod' \(its apps: checkout-api, payments-worker\)/);
     expect(() => planPromotion({ ...base, stack: 'dev', version: '1.5.0' })).toThrow(/stack 'dev' has no release tier/);
-    expect(() => planPromotion({ ...base, tree: tmpDir(), version: '1.5.0' })).toThrow(/must be a checkout of the GitOps repository's 'staging' branch/);
+    expect(() => planPromotion({ ...base, tree: tmpDir(), version: '1.5.0' })).toThrow(/must be a checkout of the GitOps repository's 'main' branch \(what the cluster runs\)/);
   });
 
   it('CLI: bad input exits 2, a refusal exits 1', async () => {
@@ -52,7 +52,7 @@ describe('promote: reading what staging runs (no registry)', () => {
     expect(bad.err).toContain("--version 'v1' must be a release version");
     const refused = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.0.0', '--tree', tree]);
     expect(refused.code).toBe(1);
-    expect(refused.err).toContain('Flux has not deployed a build');
+    expect(refused.err).toContain('staging runs no image of');
   });
 });
 
@@ -105,7 +105,7 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
 
   it('another repository: copies (mounts) the blobs, same digest', async () => {
     const configDir = tmpDir();
-    const app = (repository: string) => [{ name: 'api', ecr: { repository } }];
+    const app = (repository: string) => [{ name: 'api', repository }];
     writeStack(configDir, 'stg', sampleEnvironment({ name: 'stg', tiers: { staging: {} }, apps: app('team/api') }));
     writeStack(configDir, 'rel', sampleEnvironment({ name: 'rel', tiers: { release: {} }, apps: app('release/api') }));
     const img = await pushImage(reg, 'team/api', 'branch-staging-1700000600-0d0d0d0', 'docker');

@@ -63,7 +63,8 @@ describe('simulate with a tags file', () => {
       const a = after.split('\n');
       const changed = a.flatMap((l, i) => (l === b[i] ? [] : [l]));
       expect(changed).toHaveLength(1);
-      expect(changed[0]).toMatch(new RegExp(`tag: branch-\\w+-\\d+-\\w+ # \\{"\\$imagepolicy": "(dev|staging):[a-z-]+:tag"\\}`));
+      // The value was "" (no image yet): Flux keeps the double-quoted style of the node it rewrites.
+      expect(changed[0]).toMatch(new RegExp(`tag: "branch-\\w+-\\d+-\\w+" # \\{"\\$imagepolicy": "(dev|staging):[a-z-]+:tag"\\}`));
       expect(rel).toContain(changed[0]!.includes('"dev:') ? '/dev/releases/' : '/staging/releases/');
     }
   });
@@ -97,7 +98,7 @@ describe('simulate with a tags file', () => {
     expect(api).toMatchObject({ latest: 'release-1.4.0', digest: DIGEST_A });
     const after = withDigest.files.get('environments/prod/release/releases/checkout-api.yaml')![1];
     expect(after).toContain(`digest: "${DIGEST_A}" # {"$imagepolicy": "production:checkout-api:digest"}`);
-    expect(after).toContain('tag: release-1.4.0 # {"$imagepolicy": "production:checkout-api:tag"}');
+    expect(after).toContain('tag: "release-1.4.0" # {"$imagepolicy": "production:checkout-api:tag"}');
     const worker = withDigest.selections.find((s) => s.app === 'payments-worker')!;
     // Pulumi.prod.yaml narrows payments-worker to >=2.0.0 <3.0.0.
     expect(worker.latest).toBe('release-2.1.0');
@@ -128,7 +129,7 @@ describe('simulate with a tags file', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^TIER +APP +SELECTED +CANDIDATES +DIGEST \/ ERROR$/m);
     expect(r.out).toMatch(/^dev +checkout-api +branch-dev-1700000900-def5678 +3\/6$/m);
-    expect(r.out).toContain('+      tag: branch-dev-1700000900-def5678 # {"$imagepolicy": "dev:checkout-api:tag"}');
+    expect(r.out).toContain('+      tag: "branch-dev-1700000900-def5678" # {"$imagepolicy": "dev:checkout-api:tag"}');
     expect(snapshotTree(out)).toEqual(before);
     const json = await cli(['simulate', '--stack', 'dev', '--tags', writeTags({ ...devTags, 'payments/worker': ['branch-dev-1-a', { tag: 'branch-staging-2-b', digest: DIGEST_A }] }), '--out', out, '--json']);
     expect(json.code).toBe(0);
@@ -141,17 +142,33 @@ describe('simulate with a tags file', () => {
     const out = tmpDir();
     expect((await cli(['synth', '--out', out])).code).toBe(0);
     const file = path.join(out, 'environments/dev/dev/releases/checkout-api.yaml');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('tag: branch-dev-0-0000000', 'tag: branch-dev-1700000900-def5678'));
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('tag: ""', 'tag: "branch-dev-1700000900-def5678"'));
     const r = await cli(['simulate', '--stack', 'dev', '--tags', writeTags({ ...devTags, 'payments/worker': ['branch-dev-1-a', { tag: 'branch-staging-2-b', digest: DIGEST_A }] }), '--out', out]);
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('a/environments/dev/dev/releases/checkout-api.yaml');
     expect(r.out).toContain('a/environments/dev/staging/releases/checkout-api.yaml');
   });
 
-  it('CLI: exactly one tag source', async () => {
-    const r = await cli(['simulate', '--stack', 'dev']);
+  it('CLI: one tag source at most; an unknown tier or app is a usage error', async () => {
+    const r = await cli(['simulate', '--stack', 'dev', '--tags', writeTags(devTags), '--registry', 'http://127.0.0.1:1']);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('exactly one of --tags FILE and --registry URL');
+    expect(r.err).toContain('simulate takes --tags FILE or --registry URL, not both');
+    const t = await cli(['simulate', '--stack', 'dev', '--tags', writeTags(devTags), '--tier', 'qa']);
+    expect(t.code).toBe(2);
+    expect(t.err).toContain("--tier 'qa': environment 'dev' has tiers dev, staging");
+    const a = await cli(['simulate', '--stack', 'dev', '--tags', writeTags(devTags), '--app', 'nope']);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain("--app 'nope': environment 'dev' has apps checkout-api, payments-worker");
+  });
+
+  it('CLI: --tier and --app narrow the selections and the diff', async () => {
+    const r = await cli(['simulate', '--stack', 'dev', '--tags', writeTags({ ...devTags, 'payments/worker': ['branch-dev-1-a', 'branch-staging-2-b'] }), '--tier', 'dev', '--app', 'checkout-api', '--out', tmpDir(), '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.selections.map((s: { tier: string; app: string }) => `${s.tier}/${s.app}`)).toEqual(['dev/checkout-api']);
+    expect(j.diff).toContain('environments/dev/dev/releases/checkout-api.yaml');
+    expect(j.diff).not.toContain('payments-worker');
   });
 });
 

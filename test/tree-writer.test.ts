@@ -71,7 +71,7 @@ describe('synth into a GitOps checkout', () => {
     const release = path.join(out, 'environments/test/dev/releases/api.yaml');
     // Flux's automation commits a new tag.
     const text = fs.readFileSync(release, 'utf8');
-    const bumped = text.replace('tag: branch-dev-0-0000000 #', 'tag: branch-dev-1700000000-abc1234 #');
+    const bumped = text.replace('tag: "" #', 'tag: branch-dev-1700000000-abc1234 #');
     expect(bumped).not.toBe(text);
     fs.writeFileSync(release, bumped);
     // The user adds a value and re-synthesizes: Flux's tag stays, the new value lands.

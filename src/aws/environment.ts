@@ -2,31 +2,73 @@ import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ciPushRoleName, ecrRepositoryArn, FLUX_READER_SERVICE_ACCOUNT, fluxReaderRoleName } from '../model/aws-names';
-import { FLUX_NAMESPACE, type AppTier, type ResolvedEnvironment } from '../model/tiers';
+import { gitCredentials, type AppTier, type ResolvedEnvironment } from '../model/tiers';
+import type { GitAuthKind } from '../model/environment';
 import { lifecyclePolicy } from './ecr-lifecycle';
 import { ciPushPolicy, ciTrustPolicy, crossAccountPullPolicy, irsaTrustPolicy, podIdentityTrustPolicy } from './iam-documents';
 import { Tier } from './tier';
 
-export interface EnvironmentArgs {
+/**
+ * The secrets of an environment, from Pulumi config secrets: only the ones its git credentials kind needs.
+ * They are written into cluster Secrets and kept in Pulumi state (encrypted), never into Git.
+ */
+export interface EnvironmentSecrets {
+  /** githubApp: PEM of the GitHub App. */
+  readonly githubAppPrivateKey?: pulumi.Input<string>;
+  /** basicAuth: user name and password or token. */
+  readonly gitUsername?: pulumi.Input<string>;
+  readonly gitPassword?: pulumi.Input<string>;
+  /** sshKey: the deploy key (PEM/OpenSSH) and the server's known_hosts line(s). */
+  readonly gitSshKey?: pulumi.Input<string>;
+  readonly gitKnownHosts?: pulumi.Input<string>;
+  /** Generic registries with registry.secretName: the `.dockerconfigjson` Flux reads the registry with. */
+  readonly registryDockerConfigJson?: pulumi.Input<string>;
+}
+
+export interface EnvironmentArgs extends EnvironmentSecrets {
   readonly environment: ResolvedEnvironment;
-  /** PEM of the GitHub App (a Pulumi secret); written only into the cluster Secret, never into Git. */
-  readonly githubAppPrivateKey: pulumi.Input<string>;
   /** kubeconfig of the cluster (a Pulumi secret); default: the ambient kubeconfig. */
   readonly kubeconfig?: pulumi.Input<string>;
 }
 
-/** Repositories this stack creates, one per distinct repository, with the tiers that deploy each. */
-export function ownedRepositories(env: ResolvedEnvironment): { appTier: AppTier; tiers: ResolvedEnvironment['tiers'][number][] }[] {
-  const byRepo = new Map<string, { appTier: AppTier; tiers: ResolvedEnvironment['tiers'][number][] }>();
+/** The Pulumi config keys (namespace `tagflow`) of each git credentials kind. */
+export const GIT_SECRET_CONFIG: Readonly<Record<GitAuthKind, readonly (keyof EnvironmentSecrets)[]>> = {
+  githubApp: ['githubAppPrivateKey'],
+  basicAuth: ['gitUsername', 'gitPassword'],
+  sshKey: ['gitSshKey', 'gitKnownHosts'],
+};
+
+/** The data of the git credentials Secret, in the keys Flux reads for the kind; throws naming a missing config secret. */
+export function gitSecretData(env: ResolvedEnvironment, secrets: EnvironmentSecrets): Record<string, pulumi.Input<string>> {
+  const g = env.model.gitops;
+  const need = <K extends keyof EnvironmentSecrets>(k: K): pulumi.Input<string> => {
+    const v = secrets[k];
+    if (v === undefined) throw new Error(`tagflow:${k} is not set: pulumi config set --secret tagflow:${k} ... (gitops credentials ${gitCredentials(g).kind})`);
+    return pulumi.secret(v);
+  };
+  if (g.githubApp) {
+    return {
+      githubAppID: g.githubApp.appId,
+      ...(g.githubApp.installationOwner ? { githubAppInstallationOwner: g.githubApp.installationOwner } : { githubAppInstallationID: g.githubApp.installationId! }),
+      githubAppPrivateKey: need('githubAppPrivateKey'),
+    };
+  }
+  if (g.basicAuth) return { username: need('gitUsername'), password: need('gitPassword') };
+  return { identity: need('gitSshKey'), known_hosts: need('gitKnownHosts') };
+}
+
+/** ECR repositories this stack creates, one per distinct repository, with the tiers that deploy each. */
+export function ownedRepositories(env: ResolvedEnvironment): { appTier: AppTier & { ecr: NonNullable<AppTier['ecr']> }; tiers: ResolvedEnvironment['tiers'][number][] }[] {
+  const byRepo = new Map<string, { appTier: AppTier & { ecr: NonNullable<AppTier['ecr']> }; tiers: ResolvedEnvironment['tiers'][number][] }>();
   for (const tier of env.tiers) {
     for (const a of tier.apps) {
-      if (!a.ecr.create) continue;
-      const e = byRepo.get(a.ecr.repository) ?? { appTier: a, tiers: [] };
+      if (!a.ecr?.create) continue;
+      const e = byRepo.get(a.repository) ?? { appTier: { ...a, ecr: a.ecr }, tiers: [] };
       e.tiers.push(tier);
-      byRepo.set(a.ecr.repository, e);
+      byRepo.set(a.repository, e);
     }
   }
-  return [...byRepo.values()].sort((x, y) => (x.appTier.ecr.repository < y.appTier.ecr.repository ? -1 : 1));
+  return [...byRepo.values()].sort((x, y) => (x.appTier.repository < y.appTier.repository ? -1 : 1));
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9-]/g, '-');
@@ -34,8 +76,8 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9-]/g, '-');
 /**
  * Everything one environment needs on AWS and in its cluster that does not belong in Git: ECR
  * repositories (immutable tags, scan on push, encryption, lifecycle), the read-only role of Flux's
- * image-reflector-controller, one Tier component per tier with its own grant, the CI push role, and the
- * GitHub App Secret the GitOps tree's GitRepositories reference.
+ * image-reflector-controller, one Tier component per tier with its own grant and cluster Secrets (git
+ * credentials, Receiver token), and the CI push role. With a generic registry, only the Tiers' Secrets.
  */
 export class Environment extends pulumi.ComponentResource {
   public readonly repositoryUrls: Record<string, pulumi.Output<string>>;
@@ -46,16 +88,28 @@ export class Environment extends pulumi.ComponentResource {
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tagflow:aws:Environment', name, {}, opts);
     const env = args.environment;
-    const { accountId, region, kmsKeyArn } = env.model.aws;
     const cluster = env.model.cluster;
+    const ecr = env.model.registry.provider === 'aws' ? env.model.aws : undefined;
+    const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
+    const gitCredentials = gitSecretData(env, args);
 
     this.repositoryUrls = {};
+    this.tiers = {};
+    if (!ecr) {
+      // Another registry: nothing on AWS, only the tiers' cluster Secrets.
+      for (const tier of env.tiers) {
+        this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, provider, gitCredentials, registryPullSecret: args.registryDockerConfigJson }, { parent: this });
+      }
+      this.registerOutputs({ repositoryUrls: this.repositoryUrls });
+      return;
+    }
+    const { accountId, region, kmsKeyArn } = ecr;
     for (const { appTier: a, tiers } of ownedRepositories(env)) {
-      const id = `${name}-${safe(a.ecr.repository)}`;
+      const id = `${name}-${safe(a.repository)}`;
       const repo = new aws.ecr.Repository(
         id,
         {
-          name: a.ecr.repository,
+          name: a.repository,
           imageTagMutability: 'IMMUTABLE',
           imageScanningConfiguration: { scanOnPush: true },
           encryptionConfigurations: [kmsKeyArn ? { encryptionType: 'KMS', kmsKey: kmsKeyArn } : { encryptionType: 'AES256' }],
@@ -69,7 +123,7 @@ export class Environment extends pulumi.ComponentResource {
       if (a.ecr.pullAccounts.length) {
         new aws.ecr.RepositoryPolicy(`${id}-cross-account`, { repository: repo.name, policy: pulumi.jsonStringify(crossAccountPullPolicy(a.ecr.pullAccounts, region)) }, { parent: this });
       }
-      this.repositoryUrls[a.ecr.repository] = repo.repositoryUrl;
+      this.repositoryUrls[a.repository] = repo.repositoryUrl;
     }
 
     let fluxRole: aws.iam.Role | undefined;
@@ -96,11 +150,9 @@ export class Environment extends pulumi.ComponentResource {
       this.fluxRoleArn = fluxRole.arn;
     }
 
-    const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
-    this.tiers = {};
-    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider }, { parent: this });
+    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider, gitCredentials }, { parent: this });
 
-    const owned = ownedRepositories(env).map(({ appTier: a }) => ecrRepositoryArn(a.ecr.accountId, a.ecr.region, a.ecr.repository));
+    const owned = ownedRepositories(env).map(({ appTier: a }) => ecrRepositoryArn(a.ecr.accountId, a.ecr.region, a.repository));
     if (env.model.ci && owned.length) {
       const ciRole = new aws.iam.Role(
         `${name}-ci-push`,
@@ -115,21 +167,6 @@ export class Environment extends pulumi.ComponentResource {
       new aws.iam.RolePolicy(`${name}-ci-push`, { role: ciRole.name, name: 'ecr-push', policy: pulumi.jsonStringify(ciPushPolicy(owned)) }, { parent: this });
       this.ciRoleArn = ciRole.arn;
     }
-
-    const app = env.model.gitops.githubApp;
-    new k8s.core.v1.Secret(
-      `${name}-github-app`,
-      {
-        metadata: { name: app.secretName, namespace: FLUX_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'tagflow' } },
-        type: 'Opaque',
-        stringData: {
-          githubAppID: app.appId,
-          ...(app.installationOwner ? { githubAppInstallationOwner: app.installationOwner } : { githubAppInstallationID: app.installationId! }),
-          githubAppPrivateKey: pulumi.secret(args.githubAppPrivateKey),
-        },
-      },
-      { parent: this, provider },
-    );
 
     this.registerOutputs({ repositoryUrls: this.repositoryUrls, fluxRoleArn: this.fluxRoleArn, ciRoleArn: this.ciRoleArn });
   }

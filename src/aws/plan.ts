@@ -87,7 +87,7 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
     {
       newResource: (args) => {
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, env.model.aws.accountId, env.model.aws.region) };
+        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, env.model.aws?.accountId ?? '000000000000', env.model.aws?.region ?? 'us-east-1') };
       },
       call: () => ({}),
     },
@@ -98,8 +98,11 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) if (k !== CONFIG_KEY) all[k] = typeof v === 'string' ? v : JSON.stringify(v);
   all[CONFIG_KEY] = JSON.stringify(raw);
-  all['tagflow:githubAppPrivateKey'] = '-----BEGIN PRIVATE KEY----- (placeholder: offline plan) -----END PRIVATE KEY-----';
-  pulumi.runtime.setAllConfig(all, ['tagflow:githubAppPrivateKey', 'tagflow:kubeconfig']);
+  const { GIT_SECRET_CONFIG } = await import('./environment');
+  // Every secret the program may read gets a placeholder: the plan needs none of their values.
+  const secretKeys = [...new Set(Object.values(GIT_SECRET_CONFIG).flat()), 'registryDockerConfigJson'].map((k) => `tagflow:${k}`);
+  for (const k of secretKeys) all[k] = '<placeholder: offline plan>';
+  pulumi.runtime.setAllConfig(all, [...secretKeys, 'tagflow:kubeconfig']);
   const { runProgram } = await import('./stack');
   let declared = 0; // transformations see every resource, the Environment component included
   runProgram({

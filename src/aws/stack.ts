@@ -1,8 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { parseEnvironment } from '../model/load';
-import { resolveEnvironment } from '../model/tiers';
+import { gitCredentials, resolveEnvironment } from '../model/tiers';
 import { CONFIG_KEY } from '../model/load';
-import { Environment } from './environment';
+import { Environment, GIT_SECRET_CONFIG, type EnvironmentSecrets } from './environment';
 
 /**
  * The Pulumi program: reads `tagflow:environment` through the same zod model as synth, and builds one
@@ -12,9 +12,12 @@ export function runProgram(opts?: pulumi.ComponentResourceOptions) {
   const config = new pulumi.Config('tagflow');
   const file = `Pulumi.${pulumi.getStack()}.yaml`;
   const environment = resolveEnvironment(parseEnvironment(config.requireObject(CONFIG_KEY.split(':')[1]), file), file);
+  const secrets = Object.fromEntries(
+    GIT_SECRET_CONFIG[gitCredentials(environment.model.gitops).kind].map((k) => [k, config.requireSecret(k)]),
+  ) as EnvironmentSecrets;
   const env = new Environment(
     'tagflow',
-    { environment, githubAppPrivateKey: config.requireSecret('githubAppPrivateKey'), kubeconfig: config.getSecret('kubeconfig') },
+    { environment, ...secrets, registryDockerConfigJson: config.getSecret('registryDockerConfigJson'), kubeconfig: config.getSecret('kubeconfig') },
     opts,
   );
   return {

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as aws from '@pulumi/aws';
-import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import * as random from '@pulumi/random';
 import { eventRuleArn, webhookResourceName } from '../model/aws-names';
-import { FLUX_NAMESPACE, type ResolvedEnvironment, type Tier as TierModel } from '../model/tiers';
+import type { ResolvedEnvironment, Tier as TierModel } from '../model/tiers';
 import { schemePrefix } from './ecr-lifecycle';
 import { deadLetterQueuePolicy, eventBridgeTrustPolicy, invokeApiDestinationPolicy } from './iam-documents';
 
@@ -22,7 +20,7 @@ export const WEBHOOK_RETRY_POLICY = { maximumEventAgeInSeconds: 86400, maximumRe
  * Undefined when no repository of the tier lives in this account and region.
  */
 export function tierEventPattern(tier: TierModel, accountId: string, region: string): Record<string, unknown> | undefined {
-  const local = tier.apps.filter((a) => a.ecr.accountId === accountId && a.ecr.region === region);
+  const local = tier.apps.filter((a) => a.ecr?.accountId === accountId && a.ecr.region === region);
   if (local.length === 0) return undefined;
   const prefixes = [...new Set(local.map((a) => schemePrefix(a.tagScheme)))].sort();
   return {
@@ -31,7 +29,7 @@ export function tierEventPattern(tier: TierModel, accountId: string, region: str
     detail: {
       'action-type': ['PUSH'],
       result: ['SUCCESS'],
-      'repository-name': [...new Set(local.map((a) => a.ecr.repository))].sort(),
+      'repository-name': [...new Set(local.map((a) => a.repository))].sort(),
       // An empty prefix (a scheme starting with a placeholder) matches every tag: leave the filter out.
       ...(prefixes.includes('') ? {} : { 'image-tag': prefixes.map((prefix) => ({ prefix })) }),
     },
@@ -41,14 +39,14 @@ export function tierEventPattern(tier: TierModel, accountId: string, region: str
 export interface TierWebhookArgs {
   readonly environment: ResolvedEnvironment;
   readonly tier: TierModel;
-  /** Kubernetes provider of the cluster; default: the ambient kubeconfig. */
-  readonly provider?: k8s.Provider;
+  /** The Receiver token (kept in Pulumi state as a secret; the Tier writes it into the tier namespace). */
+  readonly token: pulumi.Output<string>;
 }
 
 /**
  * The push-to-scan path of one tier: ECR push → EventBridge rule → API destination → the tier's Receiver,
  * with retries and an SQS dead-letter queue (and an alarm on it) so no push is dropped silently. The
- * Receiver token is generated here and written only into the cluster Secret and Pulumi state (secret).
+ * Receiver token lives only in the cluster Secret and in Pulumi state (secret).
  */
 export class TierWebhook extends pulumi.ComponentResource {
   public readonly ruleArn: string;
@@ -61,25 +59,13 @@ export class TierWebhook extends pulumi.ComponentResource {
     const { environment: env, tier } = args;
     const hook = tier.webhook;
     if (!hook) throw new Error(`TierWebhook: tier '${tier.name}' has webhook off`);
-    const { accountId, region } = env.model.aws;
+    if (!hook.url) throw new Error(`TierWebhook: tier '${tier.name}' has no webhook URL (cluster.webhookUrl) for EventBridge to post to`);
+    const { accountId, region } = env.model.aws!;
     const pattern = tierEventPattern(tier, accountId, region);
     if (!pattern) throw new Error(`TierWebhook: no repository of tier '${tier.name}' is in account ${accountId} ${region}, where this stack can receive ECR events`);
     const base = webhookResourceName(env.name, tier.name);
     this.ruleArn = eventRuleArn(accountId, region, base);
-    const labels = { 'app.kubernetes.io/managed-by': 'tagflow', 'tagflow.io/tier': tier.name };
-
-    const token = new random.RandomPassword(`${name}-token`, { length: 40, special: false }, { parent: this });
-    new k8s.core.v1.Secret(
-      `${name}-token`,
-      {
-        // The watch label makes the Receiver pick up a rotated token at once.
-        metadata: { name: hook.secretName, namespace: FLUX_NAMESPACE, labels: { ...labels, 'reconcile.fluxcd.io/watch': 'Enabled' } },
-        type: 'Opaque',
-        stringData: { token: token.result },
-      },
-      { parent: this, provider: args.provider },
-    );
-    this.receiverUrl = pulumi.secret(token.result.apply((t) => `${hook.url}${receiverWebhookPath(t, hook.receiverName, FLUX_NAMESPACE)}`));
+    this.receiverUrl = pulumi.secret(args.token.apply((t) => `${hook.url}${receiverWebhookPath(t, hook.receiverName, tier.namespace)}`));
 
     const connection = new aws.cloudwatch.EventConnection(
       `${name}-connection`,
@@ -96,7 +82,7 @@ export class TierWebhook extends pulumi.ComponentResource {
       `${name}-destination`,
       {
         name: base,
-        description: `Flux Receiver ${FLUX_NAMESPACE}/${hook.receiverName}`,
+        description: `Flux Receiver ${tier.namespace}/${hook.receiverName}`,
         connectionArn: connection.arn,
         httpMethod: 'POST',
         invocationEndpoint: this.receiverUrl,

@@ -18,10 +18,11 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('render the GitOps tree (Flux objects, HelmReleases with markers, cluster Kustomizations) of each stack')
     .option('-s, --stack <name...>', 'stacks to render (default: every Pulumi.<stack>.yaml)')
     .option('-o, --out <dir>', 'root of the GitOps tree to write', 'dist')
+    .option('--registry [url]', "new apps start from the image their policy selects now in each app's registry (or in this one)")
     .addOption(configDir)
     .action(async (o) => {
       const { runSynth } = await import('./commands/synth');
-      program.setOptionValue('exit', runSynth(o, out));
+      program.setOptionValue('exit', await runSynth(o, out));
     });
 
   program
@@ -65,7 +66,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('show the tag Flux would select for each app and tier, and the diff it would commit (nothing is written)')
     .requiredOption('-s, --stack <name>', 'the stack to simulate')
     .option('--tags <file>', 'YAML/JSON: {"<repository>": ["<tag>" | {tag, digest}]}')
-    .option('--registry <url>', "list tags from this OCI registry (http[s]://host[:port]), or 'ecr' for each app's ECR registry")
+    .option('--registry <url>', "list tags from this OCI registry (http[s]://host[:port]) instead of each app's own registry (the default)")
+    .option('-t, --tier <tier...>', 'only these tiers')
+    .option('-a, --app <app...>', 'only these apps')
     .option('-o, --out <dir>', 'GitOps tree whose current marker values are the starting point (read only)', 'dist')
     .option('--json', 'print {selections, diff} as JSON')
     .addOption(configDir)

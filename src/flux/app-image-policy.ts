@@ -36,9 +36,9 @@ function toFluxPolicy(p: Policy): ImagePolicySpecPolicy {
 }
 
 /**
- * One app in one tier, registry side: an ImageRepository that scans the app's ECR repository with Flux's
- * AWS login, and an ImagePolicy (same namespace as the tier's automation) that selects the newest tag of
- * the tier's scheme.
+ * One app in one tier, registry side: an ImageRepository that scans the app's repository (ECR with Flux's
+ * AWS login, or a generic registry with its pull Secret), and an ImagePolicy (same namespace as the tier's
+ * automation) that selects the newest tag of the tier's scheme.
  */
 export class AppImagePolicy extends Construct {
   public readonly imageRepository: ImageRepository;
@@ -47,8 +47,12 @@ export class AppImagePolicy extends Construct {
   constructor(scope: Construct, id: string, props: AppImagePolicyProps) {
     super(scope, id);
     const a = props.appTier;
-    if (!ECR_IMAGE.test(a.image)) {
+    const aws = a.registry.provider === 'aws';
+    if (aws && !ECR_IMAGE.test(a.image)) {
       throw new Error(`AppImagePolicy: prop 'appTier.image' is '${a.image}': provider aws needs a private ECR image without scheme or tag`);
+    }
+    if (!aws && props.serviceAccountName) {
+      throw new Error(`AppImagePolicy: prop 'serviceAccountName' is '${props.serviceAccountName}': object-level identity is for provider aws; a generic registry reads with its pull Secret`);
     }
     const labels = tierLabels(a.environment, a.tier, a.app);
     this.imageRepository = new ImageRepository(this, 'Repository', {
@@ -56,7 +60,13 @@ export class AppImagePolicy extends Construct {
       spec: {
         image: a.image,
         interval: a.scanInterval,
-        provider: ImageRepositorySpecProvider.AWS,
+        ...(aws
+          ? { provider: ImageRepositorySpecProvider.AWS }
+          : {
+              provider: ImageRepositorySpecProvider.GENERIC,
+              ...(a.registry.secretName ? { secretRef: { name: a.registry.secretName } } : {}),
+              ...(a.registry.insecure ? { insecure: true } : {}),
+            }),
         exclusionList: [...a.exclusionList],
         ...(props.serviceAccountName ? { serviceAccountName: props.serviceAccountName } : {}),
       },

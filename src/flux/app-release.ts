@@ -2,7 +2,6 @@ import { Construct } from 'constructs';
 import {
   HelmRelease,
   HelmReleaseSpecChartRefKind,
-  HelmReleaseSpecChartSpecReconcileStrategy,
   HelmReleaseSpecChartSpecSourceRefKind,
   HelmReleaseSpecDriftDetectionMode,
   HelmReleaseSpecUpgradeRemediationStrategy,
@@ -11,13 +10,13 @@ import {
 import { HelmRepository, OciRepository } from './imports/source.toolkit.fluxcd.io';
 import { tierLabels } from './labels';
 import { addMarker } from './markers';
-import { FLUX_NAMESPACE, mergeValues, type AppTier } from '../model/tiers';
+import { mergeValues, type AppTier } from '../model/tiers';
 
 export interface AppReleaseProps {
   readonly appTier: AppTier;
   /** ServiceAccount in the tier namespace that helm-controller impersonates. */
   readonly serviceAccountName: string;
-  /** GitRepository (in flux-system) that holds the bundled chart: the tier's own source. */
+  /** GitRepository that holds the bundled chart: the tier's own source, in the same namespace. */
   readonly gitRepositoryName: string;
   /**
    * Reconcile interval of the release.
@@ -40,7 +39,7 @@ export interface AppReleaseProps {
  * One app in one tier, cluster side: a HelmRelease whose `values.image` carries Flux image-policy markers
  * on the exact lines of the repository, tag (and digest, when pinned), so the tier's automation rewrites
  * them in Git. Impersonates the tier's deployer, remediates failed installs and upgrades, and corrects
- * drift.
+ * drift. Every reference stays in the tier namespace.
  */
 export class AppRelease extends Construct {
   public readonly helmRelease: HelmRelease;
@@ -49,23 +48,25 @@ export class AppRelease extends Construct {
     super(scope, id);
     const a = props.appTier;
     const retries = props.retries ?? 3;
+    if (a.app.length > 53) throw new Error(`AppRelease: prop 'appTier.app' is '${a.app}': the Helm release name is at most 53 characters`);
     if (!Number.isInteger(retries) || retries < 0) {
       throw new Error(`AppRelease: prop 'retries' is ${retries}: must be a non-negative integer`);
     }
     const labels = tierLabels(a.environment, a.tier, a.app);
     const image: Record<string, string> = { repository: a.image, tag: a.initialTag };
-    if (a.digestPinning) image.digest = '';
+    if (a.digestPinning) image.digest = a.initialDigest ?? '';
     const values = mergeValues(a.values, { image });
 
     let chart: Pick<HelmReleaseSpec, 'chart' | 'chartRef'>;
     switch (a.chart.kind) {
       case 'bundled':
+        // ChartVersion (Flux's default): a new chart artifact, and so an upgrade, only when the chart's
+        // version changes (synth stamps it with the chart's content hash), never on unrelated commits.
         chart = {
           chart: {
             spec: {
               chart: `./${a.chart.path}`,
-              reconcileStrategy: HelmReleaseSpecChartSpecReconcileStrategy.REVISION,
-              sourceRef: { kind: HelmReleaseSpecChartSpecSourceRefKind.GIT_REPOSITORY, name: props.gitRepositoryName, namespace: FLUX_NAMESPACE },
+              sourceRef: { kind: HelmReleaseSpecChartSpecSourceRefKind.GIT_REPOSITORY, name: props.gitRepositoryName },
             },
           },
         };

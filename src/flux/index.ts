@@ -1,5 +1,6 @@
 export * from './app-image-policy';
 export * from './app-release';
+export * from './controller-restart-patch';
 export * from './environment-gitops';
 export * from './image-reader-service-account';
 export * from './labels';
@@ -10,3 +11,4 @@ export * from './tier-gitops';
 export * from './tier-image-automation';
 export * from './tier-receiver';
 export * from './tier-source';
+export * from './tier-tenant';

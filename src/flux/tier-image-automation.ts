@@ -5,7 +5,7 @@ import {
   ImageUpdateAutomationSpecUpdateStrategy,
 } from './imports/image.toolkit.fluxcd.io';
 import { LABEL_TIER, tierLabels } from './labels';
-import { FLUX_NAMESPACE, type Tier } from '../model/tiers';
+import type { Tier } from '../model/tiers';
 
 /** Commit message: Flux's `.Changed` data (the removed `.Updated` field would stall the automation). */
 export const DEFAULT_MESSAGE_TEMPLATE = `chore({{ .AutomationObject.Namespace }}): update images
@@ -35,9 +35,10 @@ export interface TierImageAutomationProps {
 }
 
 /**
- * The tier's ImageUpdateAutomation: checks out the tier's branch, applies every marker under the tier's
- * releases folder for the ImagePolicies of this tier, and pushes to the tier's push branch (a review
- * branch for tiers that must not change without a human).
+ * The tier's ImageUpdateAutomation, in the tier namespace with its GitRepository: checks out the branch
+ * the cluster follows, applies every marker under the tier's releases folder (its `update.path`, so it
+ * never writes another tier's folder) for the ImagePolicies of this tier, and pushes to that branch, or
+ * to the tier's review branch for tiers that must not change without a human.
  */
 export class TierImageAutomation extends Construct {
   public readonly automation: ImageUpdateAutomation;
@@ -50,13 +51,19 @@ export class TierImageAutomation extends Construct {
       throw new Error(`TierImageAutomation: prop 'messageTemplate' uses '.Updated', which Flux removed (the automation would stall); use '.Changed'`);
     }
     this.automation = new ImageUpdateAutomation(this, 'Resource', {
-      metadata: { name: tier.name, namespace: tier.namespace, labels: tierLabels(tier.environment, tier.name) },
+      metadata: { name: tier.automationName, namespace: tier.namespace, labels: tierLabels(tier.environment, tier.name) },
       spec: {
         interval: tier.automationInterval,
-        sourceRef: { kind: ImageUpdateAutomationSpecSourceRefKind.GIT_REPOSITORY, name: tier.sourceName, namespace: FLUX_NAMESPACE },
+        sourceRef: { kind: ImageUpdateAutomationSpecSourceRefKind.GIT_REPOSITORY, name: tier.gitRepositoryName },
         git: {
           checkout: { ref: { branch: tier.branch } },
-          commit: { author: { name: props.author.name, email: props.author.email }, messageTemplate: template },
+          commit: {
+            author: { name: props.author.name, email: props.author.email },
+            messageTemplate: template,
+            ...(tier.commitSigningKey
+              ? { signingKey: { secretRef: { name: tier.commitSigningKey.secretName } } }
+              : {}),
+          },
           push: { branch: tier.pushBranch },
         },
         update: { path: `./${tier.releasesFolder}`, strategy: ImageUpdateAutomationSpecUpdateStrategy.SETTERS },

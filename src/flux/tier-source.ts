@@ -1,67 +1,56 @@
-import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { GitRepository, GitRepositorySpecProvider } from './imports/source.toolkit.fluxcd.io';
-import { Kustomization, KustomizationSpecSourceRefKind } from './imports/kustomize.toolkit.fluxcd.io';
+import { GitRepository, GitRepositorySpecProvider, GitRepositorySpecVerifyMode } from './imports/source.toolkit.fluxcd.io';
 import { tierLabels } from './labels';
-import { FLUX_NAMESPACE, type Tier, GIT_SOURCE_INTERVAL } from '../model/tiers';
+import { BUNDLED_CHART_PATH, GIT_SOURCE_INTERVAL, type Tier } from '../model/tiers';
+
+const VERIFY_MODES = {
+  HEAD: GitRepositorySpecVerifyMode.HEAD,
+  Tag: GitRepositorySpecVerifyMode.TAG,
+  TagAndHEAD: GitRepositorySpecVerifyMode.TAG_AND_HEAD,
+} as const;
 
 export interface TierSourceProps {
   readonly tier: Tier;
-  /** HTTPS URL of the GitOps repository. */
+  /** URL of the GitOps repository (https://, http:// on a private network, or ssh://). */
   readonly repositoryUrl: string;
-  /** Secret in flux-system with the GitHub App credentials (created by the Pulumi program, never in Git). */
-  readonly githubAppSecretName: string;
   /**
-   * How often Flux fetches the tier's branch.
+   * How often Flux fetches the branch (what the bundled chart is built from).
    * @default '1m'
    */
   readonly interval?: string;
-  /**
-   * How often the tier's Kustomization re-applies its folder (drift correction).
-   * @default '10m'
-   */
-  readonly applyInterval?: string;
 }
 
 /**
- * What a cluster bootstrapped at `clusters/<environment>` needs to run a tier: the tier's namespace, a
- * GitRepository on the tier's branch with write access through a GitHub App, and a Kustomization that
- * applies the tier's folder from that branch. Lives in flux-system, applied by `flux bootstrap`'s own
- * Kustomization.
+ * The tier's own GitRepository, in the tier namespace: what its ImageUpdateAutomation clones and pushes
+ * with (the tier's git credentials Secret, never in Git), and the source of the bundled chart. Nothing
+ * refers to it from another namespace, so it works under `--no-cross-namespace-refs`. Its artifact holds
+ * only the bundled chart: the cluster applies the tier folder from the bootstrap source.
  */
 export class TierSource extends Construct {
   public readonly gitRepository: GitRepository;
-  public readonly kustomization: Kustomization;
-  public readonly namespace: kplus.Namespace;
 
   constructor(scope: Construct, id: string, props: TierSourceProps) {
     super(scope, id);
     const { tier } = props;
-    if (!/^https:\/\//.test(props.repositoryUrl)) {
+    const scheme = props.repositoryUrl.slice(0, props.repositoryUrl.indexOf(':'));
+    const creds = tier.gitCredentials;
+    if (creds.kind === 'githubApp' && scheme !== 'https') {
       throw new Error(`TierSource: prop 'repositoryUrl' is '${props.repositoryUrl}': provider github needs an https:// URL`);
     }
-    const labels = tierLabels(tier.environment, tier.name);
-    this.namespace = new kplus.Namespace(this, 'Namespace', { metadata: { name: tier.namespace, labels } });
+    if ((creds.kind === 'sshKey') !== (scheme === 'ssh')) {
+      throw new Error(`TierSource: prop 'repositoryUrl' is '${props.repositoryUrl}': ${creds.kind} credentials need ${creds.kind === 'sshKey' ? 'an ssh://' : 'an http(s)://'} URL`);
+    }
     this.gitRepository = new GitRepository(this, 'Resource', {
-      metadata: { name: tier.sourceName, namespace: FLUX_NAMESPACE, labels },
+      metadata: { name: tier.gitRepositoryName, namespace: tier.namespace, labels: tierLabels(tier.environment, tier.name) },
       spec: {
         url: props.repositoryUrl,
         interval: props.interval ?? GIT_SOURCE_INTERVAL,
         ref: { branch: tier.branch },
-        provider: GitRepositorySpecProvider.GITHUB,
-        secretRef: { name: props.githubAppSecretName },
-      },
-    });
-    this.kustomization = new Kustomization(this, 'Kustomization', {
-      metadata: { name: tier.sourceName, namespace: FLUX_NAMESPACE, labels },
-      spec: {
-        interval: props.applyInterval ?? '10m',
-        retryInterval: '1m',
-        timeout: '5m',
-        path: `./${tier.folder}`,
-        prune: true,
-        wait: false,
-        sourceRef: { kind: KustomizationSpecSourceRefKind.GIT_REPOSITORY, name: tier.sourceName },
+        ...(creds.kind === 'githubApp' ? { provider: GitRepositorySpecProvider.GITHUB } : {}),
+        secretRef: { name: creds.secretName },
+        // The artifact is what the HelmCharts are built from: the bundled chart only.
+        ignore: `/*\n!/${BUNDLED_CHART_PATH}/\n`,
+        ...(tier.verifyCommits ? { verify: { mode: VERIFY_MODES[tier.verifyCommits.mode], secretRef: { name: tier.verifyCommits.secretName } } } : {}),
       },
     });
   }

@@ -4,16 +4,17 @@ import { App } from 'cdk8s';
 import { EnvironmentGitOps } from '../flux/environment-gitops';
 import { loadStack, listStacks } from '../model/load';
 import type { ResolvedEnvironment } from '../model/tiers';
-import { BUNDLED_CHART_PATH } from '../model/tiers';
 import { markerValues } from '../engines/markers/marker';
 import { apiObjectsOf, manifestFilesOf, renderManifestFile } from './render';
 import type { ManifestFile } from '../flux/manifest-file';
 import { markersOf } from '../flux/markers';
 import { checkTree, readIndex, writeTree, type TreeWriteResult } from './tree-writer';
 import { ConfigError } from '../model/errors';
+import { bundledChartFiles } from './bundled-chart';
+import { withInitialRefs, type InitialRefs } from './initial-tags';
+import { validateBundledChartValues } from './chart-values';
+import { releasePullRequestWorkflow, RELEASE_PR_WORKFLOW_PATH } from './release-pr-workflow';
 
-/** The chart tagflow ships, copied into the GitOps tree when an app deploys it. */
-export const BUNDLED_CHART_DIR = path.resolve(__dirname, '..', '..', BUNDLED_CHART_PATH);
 
 export interface StackOutput {
   readonly stack: string;
@@ -22,12 +23,6 @@ export interface StackOutput {
   readonly files: ReadonlyMap<string, string | Buffer>;
 }
 
-function listFiles(dir: string, prefix = ''): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
-}
 
 /**
  * Marker values of the files tagflow wrote earlier in `outDir` (what Flux set there is kept). The index is
@@ -44,17 +39,23 @@ function preservedMarkerReader(outDir: string | undefined, stack: string): (file
 
 /** Builds the cdk8s constructs of one environment and renders every file of its GitOps tree. */
 export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: string, outDir?: string): StackOutput {
+  const source = `Pulumi.${stack}.yaml`;
+  validateBundledChartValues(environment, source);
   // The App is only the construct root: tagflow renders its charts itself and never calls app.synth().
   const app = new App();
   const root = new EnvironmentGitOps(app, stack, { environment });
   const files = new Map<string, string | Buffer>();
-  const source = `Pulumi.${stack}.yaml`;
   const preserved = preservedMarkerReader(outDir, stack);
   for (const f of manifestFilesOf(root)) files.set(f.path, renderManifestFile(f, source, preserved(f)));
-  if (root.usesBundledChart) {
-    for (const rel of listFiles(BUNDLED_CHART_DIR)) files.set(`${BUNDLED_CHART_PATH}/${rel}`, fs.readFileSync(path.join(BUNDLED_CHART_DIR, rel)));
-  }
+  if (root.usesBundledChart) for (const [p, content] of bundledChartFiles()) files.set(p, content);
+  if (root.hasReviewedTier && opensPullRequestsOnGitHub(environment)) files.set(RELEASE_PR_WORKFLOW_PATH, releasePullRequestWorkflow());
   return { stack, environment, files };
+}
+
+/** GitHub repositories get the release pull request workflow (a GitHub App, or a github.com URL). */
+function opensPullRequestsOnGitHub(environment: ResolvedEnvironment): boolean {
+  const g = environment.model.gitops;
+  return g.githubApp !== undefined || /^(https|ssh):\/\/([^@/]+@)?github\.com\//.test(g.url);
 }
 
 export interface SynthOptions {
@@ -64,6 +65,8 @@ export interface SynthOptions {
   readonly outDir: string;
   /** Stacks to render; default every `Pulumi.<stack>.yaml` in configDir. */
   readonly stacks?: readonly string[];
+  /** Images new HelmReleases start from, by stack (see `resolveInitialRefs`); default: none (or initialTag). */
+  readonly initialRefs?: ReadonlyMap<string, InitialRefs>;
 }
 
 export interface SynthResult {
@@ -80,7 +83,7 @@ export function synth(opts: SynthOptions): SynthResult {
   if (stacks.length === 0) {
     throw new ConfigError(path.join(opts.configDir, 'Pulumi.<stack>.yaml'), [{ path: [], message: 'no stack files found' }]);
   }
-  const outputs = stacks.map((s) => synthesizeEnvironment(loadStack(opts.configDir, s), s, opts.outDir));
+  const outputs = stacks.map((s) => synthesizeEnvironment(withInitialRefs(loadStack(opts.configDir, s), opts.initialRefs?.get(s)), s, opts.outDir));
   const envNames = new Map<string, string>();
   for (const o of outputs) {
     const prev = envNames.get(o.environment.name);

@@ -20,6 +20,13 @@ const dnsLabel = (what: string) =>
       message: `${what} must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit`,
     });
 
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const dnsSubdomain = (what: string) =>
+  z
+    .string()
+    .max(253, { message: `${what} must be at most 253 characters (DNS-1123 subdomain)` })
+    .regex(DNS_SUBDOMAIN, { message: `${what} must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'` });
+
 /** Go duration as Flux's CRDs accept it for `interval`. */
 const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 const duration = z.string().regex(DURATION, { message: "must be a Go duration such as '1m', '5m0s' or '1h30m' (units ms, s, m, h)" });
@@ -87,8 +94,17 @@ const TierSettingsShape = {
 export const TierOverrideSchema = z.strictObject({
   ...TierSettingsShape,
   namespace: dnsLabel('namespace').optional(),
-  branch: branchName.optional().describe('Branch the tier is applied from and the automation checks out.'),
-  pushBranch: branchName.optional().describe('Branch the automation pushes to.'),
+  pushBranch: branchName
+    .optional()
+    .describe("Branch the automation pushes to; a branch other than gitops.mainBranch makes the tier reviewed (default: release pushes to 'tagflow/<env>/release')."),
+  commitSigningKey: z
+    .strictObject({ secretName: dnsSubdomain('secret name') })
+    .optional()
+    .describe("Sign the automation's commits with the OpenPGP key in this Secret (key git.asc) of the tier namespace."),
+  verifyCommits: z
+    .strictObject({ mode: z.enum(['HEAD', 'Tag', 'TagAndHEAD']).default('HEAD'), secretName: dnsSubdomain('secret name') })
+    .optional()
+    .describe("Verify the tier's source commits against the public keys in this Secret of the tier namespace."),
   automationInterval: duration.optional(),
   webhook: z.boolean().optional().describe('ECR pushes trigger an immediate scan (Receiver + EventBridge); default on for dev and staging.'),
   keepImages: z.number().int().min(1).max(1000).optional().describe('ECR lifecycle: newest images of this tier to keep.'),
@@ -149,19 +165,24 @@ export type Ci = z.infer<typeof CiSchema>;
 
 const ACCOUNT_ID = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id (quote it in YAML)' });
 const REGION = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { message: "must be an AWS region such as 'eu-west-1'" });
-const ECR_REPO_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+/** OCI distribution repository name (also what ECR accepts). */
+const REPOSITORY_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** Helm release names (the app name) stop at 53 characters. */
+const HELM_RELEASE_NAME_MAX = 53;
 
 export const AppSchema = z.strictObject({
-  name: dnsLabel('app name'),
+  name: dnsLabel('app name').refine((n) => n.length <= HELM_RELEASE_NAME_MAX, {
+    message: `must be at most ${HELM_RELEASE_NAME_MAX} characters: it is the Helm release name, which Helm limits to ${HELM_RELEASE_NAME_MAX}`,
+  }),
+  repository: z
+    .string()
+    .min(2)
+    .max(256)
+    .regex(REPOSITORY_NAME, { message: 'must be a registry repository name (lowercase, digits, . _ - and / between parts)' })
+    .optional()
+    .describe('Repository of the app in the registry (ECR repository name); defaults to the app name.'),
   ecr: z
     .strictObject({
-      repository: z
-        .string()
-        .min(2)
-        .max(256)
-        .regex(ECR_REPO_NAME, { message: 'must be an ECR repository name (lowercase, digits, . _ - and / between parts)' })
-        .optional()
-        .describe('ECR repository name; defaults to the app name.'),
       accountId: ACCOUNT_ID.optional().describe('Registry account when images live in another account.'),
       region: REGION.optional(),
       create: z.boolean().default(true).describe('false adopts an existing repository instead of creating it.'),
@@ -170,23 +191,106 @@ export const AppSchema = z.strictObject({
         .default([])
         .describe("Accounts whose tagflow image-reader roles may list and pull (repository policy; only for create: true)."),
     })
-    .default({ create: true, pullAccounts: [] }),
+    .optional()
+    .describe('ECR settings of the app (registry provider aws only).'),
   chart: ChartSchema.default({ bundled: true }),
   values: z.record(z.string(), z.unknown()).default({}),
   tiers: tierRecord(AppTierOverrideSchema).default({}),
 });
 export type App = z.infer<typeof AppSchema>;
 
+/** `host[:port]` of a registry, without scheme or path. */
+const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]{1,5})?$/;
+
+export const RegistrySchema = z.discriminatedUnion('provider', [
+  z.strictObject({
+    provider: z.literal('aws').describe("Amazon ECR: each app's repository in aws.accountId/aws.region (or apps[].ecr), Flux logs in with provider aws."),
+  }),
+  z.strictObject({
+    provider: z.literal('generic').describe('Any OCI registry (GHCR, Harbor, GitLab, Gitea, distribution): Flux logs in with a pull Secret.'),
+    host: z.string().regex(REGISTRY_HOST, { message: "must be a registry host[:port] without scheme or path, e.g. 'ghcr.io' or 'registry.example.com:5000'" }),
+    insecure: z.boolean().default(false).describe('The registry speaks plain HTTP (Flux: spec.insecure). Never for a registry outside a private network.'),
+    secretName: dnsSubdomain('secret name')
+      .optional()
+      .describe('kubernetes.io/dockerconfigjson Secret in each tier namespace that Flux reads the registry with; omit for anonymous access.'),
+  }),
+]);
+export type Registry = z.infer<typeof RegistrySchema>;
+
+export const GitAuthSchemas = {
+  githubApp: z
+    .strictObject({
+      appId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String),
+      installationOwner: z.string().min(1).optional(),
+      installationId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String).optional(),
+      secretName: dnsSubdomain('secret name').default('tagflow-github-app'),
+    })
+    .superRefine((app, ctx) => {
+      if ((app.installationOwner === undefined) === (app.installationId === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must set exactly one of installationOwner or installationId (Flux fails the reconcile otherwise)',
+        });
+      }
+    })
+    .describe('Authenticate as a GitHub App (GitRepository provider github); https:// URLs only.'),
+  basicAuth: z
+    .strictObject({ secretName: dnsSubdomain('secret name').default('tagflow-git') })
+    .describe('HTTP basic auth or a token: a Secret with username and password (GitLab, Gitea, Bitbucket, any git over HTTPS).'),
+  sshKey: z
+    .strictObject({ secretName: dnsSubdomain('secret name').default('tagflow-git') })
+    .describe('An SSH deploy key with write access: a Secret with identity and known_hosts; ssh:// URLs only.'),
+} as const;
+export type GitAuthKind = keyof typeof GitAuthSchemas;
+export const GIT_AUTH_KINDS = Object.keys(GitAuthSchemas) as GitAuthKind[];
+
+export const GitOpsSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(https?|ssh):\/\/[^\s/]+\/[^\s]+$/, { message: 'must be an https://, http:// or ssh:// URL of the repository (not the scp form git@host:repo)' }),
+    mainBranch: branchName.default('main').describe('The branch the cluster follows; every tier lives in its own folder of it.'),
+    insecure: z.boolean().default(false).describe('Allow a plain http:// URL (credentials travel unencrypted: a private network only).'),
+    ...Object.fromEntries(Object.entries(GitAuthSchemas).map(([k, v]) => [k, v.optional()])) as {
+      [K in GitAuthKind]: z.ZodOptional<(typeof GitAuthSchemas)[K]>;
+    },
+    commitAuthor: z
+      .strictObject({ name: z.string().min(1), email: z.string().regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an email address' }) })
+      .default({ name: 'tagflow-bot', email: 'tagflow-bot@users.noreply.github.com' }),
+  })
+  .superRefine((g, ctx) => {
+    const set = GIT_AUTH_KINDS.filter((k) => g[k] !== undefined);
+    if (set.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must set exactly one of ${GIT_AUTH_KINDS.join(', ')} (the credentials Flux reads and pushes with)${set.length ? `; found ${set.join(', ')}` : ''}`,
+      });
+      return;
+    }
+    const scheme = g.url.slice(0, g.url.indexOf(':'));
+    const auth = set[0]!;
+    const fail = (message: string) => ctx.addIssue({ code: 'custom', path: ['url'], message });
+    if (auth === 'sshKey' && scheme !== 'ssh') fail('must be an ssh:// URL with sshKey credentials');
+    if (auth !== 'sshKey' && scheme === 'ssh') fail(`is an ssh:// URL, which needs sshKey credentials (not ${auth})`);
+    if (auth === 'githubApp' && scheme !== 'https') fail('must be an https:// URL (provider github authenticates a GitHub App over HTTPS)');
+    if (scheme === 'http' && !g.insecure) fail('is plain http://, which sends the credentials unencrypted; use https://, or set gitops.insecure: true on a private network');
+  });
+export type GitOps = z.infer<typeof GitOpsSchema>;
+
 export const EnvironmentSchema = z
   .strictObject({
     name: dnsLabel('environment name'),
-    aws: z.strictObject({
-      accountId: ACCOUNT_ID,
-      region: REGION,
-      kmsKeyArn: KMS_KEY_ARN.optional().describe('Encrypt ECR repositories with this KMS key (default AES256).'),
-    }),
+    aws: z
+      .strictObject({
+        accountId: ACCOUNT_ID,
+        region: REGION,
+        kmsKeyArn: KMS_KEY_ARN.optional().describe('Encrypt ECR repositories with this KMS key (default AES256).'),
+      })
+      .optional()
+      .describe('The AWS account and region of the environment (required for registry provider aws, ci and cluster identities).'),
+    registry: RegistrySchema.default({ provider: 'aws' }).describe('Where the images live (default: Amazon ECR).'),
     cluster: z.strictObject({
-      name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, { message: 'must be an EKS cluster name' }),
+      name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, { message: 'must be a cluster name (EKS rules)' }),
       oidcIssuerUrl: z
         .string()
         .regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be the https:// OIDC issuer URL of the cluster' })
@@ -203,30 +307,7 @@ export const EnvironmentSchema = z
         .describe("Where the cluster exposes notification-controller's webhook-receiver Service (an Ingress you own); EventBridge POSTs ECR pushes there."),
     }),
     ci: CiSchema.optional().describe('The pipeline that builds images: gets a push-only role through OIDC.'),
-    gitops: z.strictObject({
-      url: z.string().regex(/^https:\/\/[^\s/]+\/[^\s]+$/, {
-        message: 'must be an https:// URL (provider github authenticates a GitHub App over HTTPS)',
-      }),
-      mainBranch: branchName.default('main'),
-      githubApp: z
-        .strictObject({
-          appId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String),
-          installationOwner: z.string().min(1).optional(),
-          installationId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/)]).transform(String).optional(),
-          secretName: dnsLabel('secret name').default('tagflow-github-app'),
-        })
-        .superRefine((app, ctx) => {
-          if ((app.installationOwner === undefined) === (app.installationId === undefined)) {
-            ctx.addIssue({
-              code: 'custom',
-              message: 'must set exactly one of installationOwner or installationId (Flux fails the reconcile otherwise)',
-            });
-          }
-        }),
-      commitAuthor: z
-        .strictObject({ name: z.string().min(1), email: z.string().regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an email address' }) })
-        .default({ name: 'tagflow-bot', email: 'tagflow-bot@users.noreply.github.com' }),
-    }),
+    gitops: GitOpsSchema,
     tiers: z
       .record(z.string(), TierOverrideSchema.nullable())
       .superRefine((tiers, ctx) => {
@@ -242,9 +323,21 @@ export const EnvironmentSchema = z
     apps: z.array(AppSchema).min(1),
   })
   .superRefine((env, ctx) => {
+    const ecr = env.registry.provider === 'aws';
+    if (!env.aws && (ecr || env.ci)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aws'],
+        message: `is required ${ecr ? 'with registry provider aws (ECR, the default)' : 'for the CI role (ci)'}: set aws.accountId and aws.region`,
+      });
+    }
+    if (env.ci && !ecr) ctx.addIssue({ code: 'custom', path: ['ci'], message: 'creates an ECR push role, so it needs registry provider aws' });
     const seen = new Map<string, number>();
     env.apps.forEach((app, i) => {
-      if (app.ecr.create && app.ecr.accountId && app.ecr.accountId !== env.aws.accountId) {
+      if (app.ecr && !ecr) {
+        ctx.addIssue({ code: 'custom', path: ['apps', i, 'ecr'], message: `is for registry provider aws; this environment's registry is ${env.registry.provider}` });
+      }
+      if (app.ecr?.create !== false && app.ecr?.accountId && env.aws && app.ecr.accountId !== env.aws.accountId) {
         ctx.addIssue({
           code: 'custom',
           path: ['apps', i, 'ecr', 'create'],
@@ -261,11 +354,13 @@ export const EnvironmentSchema = z
         }
       }
     });
-    if (env.cluster.objectLevelIdentity && env.cluster.identity !== 'irsa') {
-      ctx.addIssue({ code: 'custom', path: ['cluster', 'objectLevelIdentity'], message: 'needs cluster.identity irsa (Flux object-level identity does not support Pod Identity)' });
-    }
-    if ((env.cluster.identity === 'irsa' || env.cluster.objectLevelIdentity) && !env.cluster.oidcIssuerUrl) {
-      ctx.addIssue({ code: 'custom', path: ['cluster', 'oidcIssuerUrl'], message: 'is required when cluster.identity is irsa' });
+    if (ecr) {
+      if (env.cluster.objectLevelIdentity && env.cluster.identity !== 'irsa') {
+        ctx.addIssue({ code: 'custom', path: ['cluster', 'objectLevelIdentity'], message: 'needs cluster.identity irsa (Flux object-level identity does not support Pod Identity)' });
+      }
+      if ((env.cluster.identity === 'irsa' || env.cluster.objectLevelIdentity) && !env.cluster.oidcIssuerUrl) {
+        ctx.addIssue({ code: 'custom', path: ['cluster', 'oidcIssuerUrl'], message: 'is required when cluster.identity is irsa' });
+      }
     }
   });
 

@@ -1,7 +1,8 @@
-import type { App, Environment, Policy, TierName, TierOverride } from './environment';
+import type { App, Environment, GitAuthKind, Policy, TierName, TierOverride } from './environment';
+import { GIT_AUTH_KINDS } from './environment';
 import { TIER_NAMES } from './environment';
 import { compileGoRegex } from '../engines/policy/go-regex';
-import { placeholderTag, renderTag, TagSchemeError } from './tag-scheme';
+import { renderTag, TagSchemeError } from './tag-scheme';
 import { ConfigError, type ConfigIssue } from './errors';
 
 /** The preset of a tier: what a tier is unless the stack overrides it. */
@@ -15,11 +16,12 @@ export interface TierPreset {
   readonly digestPinning: boolean;
   readonly keepImages: number;
   readonly namespace: string;
-  /** Branch the tier is applied from and checked out by the automation; undefined means the main branch. */
-  readonly branch?: string;
-  /** Branch the automation pushes to; undefined means `branch`. */
+  /**
+   * Branch the automation pushes to: `{env}` is the environment name; undefined means the branch the
+   * cluster follows (the tier updates itself). Any other branch makes the tier reviewed.
+   */
   readonly pushBranch?: string;
-  /** ECR pushes trigger a scan at once through a Receiver (EventBridge → API destination). */
+  /** Image pushes trigger a scan at once through the tier's Receiver (ECR: EventBridge → API destination). */
   readonly webhook: boolean;
 }
 
@@ -29,7 +31,7 @@ export interface TierPreset {
  */
 export const SIGNATURE_EXCLUSIONS = ['^.*\\.sig$', '^.*\\.att$', '^.*\\.sbom$'] as const;
 
-/** dev and staging share one shape: builds of a branch, newest by push time, committed to the tier's branch. */
+/** dev and staging share one shape: builds of a branch, newest by push time, committed straight to what runs. */
 function branchTierPreset(name: 'dev' | 'staging'): TierPreset {
   return {
     tagScheme: `branch-${name}-{time}-{sha}`,
@@ -41,7 +43,6 @@ function branchTierPreset(name: 'dev' | 'staging'): TierPreset {
     digestPinning: false,
     keepImages: 30,
     namespace: name,
-    branch: name,
     webhook: true,
   };
 }
@@ -59,7 +60,7 @@ export const TIER_PRESETS: Readonly<Record<TierName, TierPreset>> = {
     digestPinning: true,
     keepImages: 0,
     namespace: 'release',
-    pushBranch: 'tagflow/release-updates',
+    pushBranch: 'tagflow/{env}/release',
     webhook: false,
   },
 };
@@ -77,12 +78,15 @@ export interface AppTier {
   readonly namespace: string;
   /** ImageRepository and ImagePolicy name (the app name). */
   readonly policyName: string;
-  /** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`: no scheme, no tag. */
+  /** `<registry host>/<repository>`, e.g. `<account>.dkr.ecr.<region>.amazonaws.com/<repository>`: no scheme, no tag. */
   readonly image: string;
-  readonly ecr: {
+  /** Repository of the app in its registry (the image without its host). */
+  readonly repository: string;
+  readonly registry: RegistryAccess;
+  /** ECR settings: present exactly when the registry provider is aws. */
+  readonly ecr?: {
     readonly accountId: string;
     readonly region: string;
-    readonly repository: string;
     readonly create: boolean;
     readonly pullAccounts: readonly string[];
   };
@@ -92,16 +96,42 @@ export interface AppTier {
   readonly exclusionList: readonly string[];
   readonly scanInterval: string;
   readonly digestPinning: boolean;
+  /**
+   * The tag written before Flux has selected one: `initialTag` from the stack, or '' (none yet: the
+   * bundled chart then runs no pods, so nothing ever points at a tag that does not exist). `tagflow synth
+   * --registry` fills it from the registry.
+   */
   readonly initialTag: string;
+  /** The digest written with the initial tag on digest-pinning tiers ('' or absent: none yet). */
+  readonly initialDigest?: string;
   readonly values: Record<string, unknown>;
   readonly chart: ChartSource;
 }
 
-/** One tier of an environment, every preset and override applied. */
+/** How Flux reaches an app's registry. */
+export interface RegistryAccess {
+  readonly provider: 'aws' | 'generic';
+  /** `host[:port]`. */
+  readonly host: string;
+  /** Plain HTTP (generic only). */
+  readonly insecure: boolean;
+  /** Pull Secret in the tier namespace (generic only; absent: anonymous). */
+  readonly secretName?: string;
+}
+
+/** The git credentials Secret every tier namespace holds (the Pulumi program creates it, never Git). */
+export interface GitCredentials {
+  readonly kind: GitAuthKind;
+  readonly secretName: string;
+}
+
+/** One tier of an environment, every preset and override applied: a tenant of the cluster. */
 export interface Tier {
   readonly name: TierName;
   readonly environment: string;
+  /** The tier's tenant namespace: everything the tier runs lives here. */
   readonly namespace: string;
+  /** The branch the cluster follows (gitops.mainBranch): the automation checks it out. */
   readonly branch: string;
   readonly pushBranch: string;
   /** A human merges `pushBranch` into `branch`: the automation never writes straight to what runs. */
@@ -115,10 +145,27 @@ export interface Tier {
   readonly folder: string;
   /** Folder the ImageUpdateAutomation updates (`update.path`): the tier's HelmReleases. */
   readonly releasesFolder: string;
-  /** Name of the tier's GitRepository and Kustomization in flux-system. */
-  readonly sourceName: string;
-  /** The webhook path: a generic Receiver in flux-system for the tier's ImageRepositories; Pulumi creates its token Secret. */
-  readonly webhook?: { readonly receiverName: string; readonly secretName: string; readonly url: string };
+  /**
+   * The tier's Kustomization in flux-system (applies `folder` from the cluster's own source), and the
+   * ServiceAccount in flux-system it impersonates (same name), whose grants are the tier namespace only.
+   */
+  readonly kustomizationName: string;
+  /** The GitRepository in the tier namespace: the bundled chart's source and what the automation pushes to. */
+  readonly gitRepositoryName: string;
+  readonly gitCredentials: GitCredentials;
+  /** The ImageUpdateAutomation in the tier namespace. */
+  readonly automationName: string;
+  /** The ServiceAccount helm-controller impersonates for the tier's HelmReleases. */
+  readonly deployerServiceAccount: string;
+  /**
+   * The webhook path: a generic Receiver in the tier namespace for the tier's ImageRepositories (by label);
+   * the Pulumi program creates its token Secret. `url` is where EventBridge posts ECR pushes.
+   */
+  readonly webhook?: { readonly receiverName: string; readonly secretName: string; readonly url?: string };
+  /** OpenPGP key Secret (key `git.asc`) the automation signs its commits with. */
+  readonly commitSigningKey?: { readonly secretName: string };
+  /** Verification of the tier source's commits. */
+  readonly verifyCommits?: { readonly mode: 'HEAD' | 'Tag' | 'TagAndHEAD'; readonly secretName: string };
   readonly apps: readonly AppTier[];
 }
 
@@ -131,12 +178,15 @@ export interface ResolvedEnvironment {
 export const FLUX_NAMESPACE = 'flux-system';
 /** How often a tier's GitRepository fetches its branch (what `tagflow latency` assumes for commit → cluster). */
 export const GIT_SOURCE_INTERVAL = '1m';
-/**
- * The tier's Receiver for ECR pushes and the Secret holding its token, both in flux-system: the namespace
- * exists from `flux bootstrap` on, so `pulumi up` can create the Secret before the tier namespaces exist.
- */
-export const receiverName = (tier: string) => `tagflow-${tier}-ecr-push`;
-export const receiverSecretName = (tier: string) => `tagflow-${tier}-ecr-push-token`;
+/** The tier's Receiver for image pushes and the Secret holding its token, both in the tier namespace. */
+export const RECEIVER_NAME = 'tagflow-image-push';
+export const RECEIVER_SECRET_NAME = 'tagflow-image-push-token';
+/** Names inside every tier namespace. */
+export const TIER_GIT_REPOSITORY = 'gitops';
+export const TIER_AUTOMATION = 'tagflow';
+export const TIER_DEPLOYER = 'tagflow-deployer';
+/** The Kustomization (and its ServiceAccount) of a tier in flux-system. */
+export const tierKustomizationName = (environment: string, tier: string) => `tagflow-${environment}-${tier}`;
 export const BUNDLED_CHART_PATH = 'charts/app';
 
 /** Deep merge of plain objects; arrays and scalars of later sources replace earlier ones. */
@@ -163,18 +213,44 @@ function chartSource(app: App): ChartSource {
   return { kind: 'bundled', path: BUNDLED_CHART_PATH };
 }
 
+/** The git credentials of the environment (exactly one kind is set; the schema checks it). */
+export function gitCredentials(gitops: Environment['gitops']): GitCredentials {
+  const kind = GIT_AUTH_KINDS.find((k) => gitops[k] !== undefined)!;
+  return { kind, secretName: gitops[kind]!.secretName };
+}
+
+/** Registry access and image of an app (ECR from the account and region, or the generic registry's host). */
+function registryOf(env: Environment, app: App): Pick<AppTier, 'image' | 'repository' | 'registry' | 'ecr'> {
+  const repository = app.repository ?? app.name;
+  const r = env.registry;
+  if (r.provider === 'generic') {
+    return { image: `${r.host}/${repository}`, repository, registry: { provider: 'generic', host: r.host, insecure: r.insecure, secretName: r.secretName } };
+  }
+  const accountId = app.ecr?.accountId ?? env.aws!.accountId;
+  const region = app.ecr?.region ?? env.aws!.region;
+  const host = `${accountId}.dkr.ecr.${region}.amazonaws.com`;
+  return {
+    image: `${host}/${repository}`,
+    repository,
+    registry: { provider: 'aws', host, insecure: false },
+    ecr: { accountId, region, create: app.ecr?.create ?? true, pullAccounts: app.ecr?.pullAccounts ?? [] },
+  };
+}
+
 /** Applies presets and overrides: the single place where "what does this tier do" is decided. */
 export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.yaml`): ResolvedEnvironment {
   const issues: ConfigIssue[] = [];
   const tierNames = TIER_NAMES.filter((t) => t in env.tiers);
+  const ecr = env.registry.provider === 'aws';
   const tiers: Tier[] = tierNames.map((name) => {
     const preset = TIER_PRESETS[name];
     const o: TierOverride = env.tiers[name] ?? {};
-    const branch = o.branch ?? preset.branch ?? env.gitops.mainBranch;
+    const branch = env.gitops.mainBranch;
+    const pushBranch = (o.pushBranch ?? preset.pushBranch ?? branch).replace('{env}', env.name);
     const folder = `environments/${env.name}/${name}`;
     const namespace = o.namespace ?? preset.namespace;
     const webhook = o.webhook ?? preset.webhook;
-    if (webhook && !env.cluster.webhookUrl) {
+    if (webhook && ecr && !env.cluster.webhookUrl) {
       issues.push({
         path: ['cluster', 'webhookUrl'],
         message: `is required because tier '${name}' has webhook on${o.webhook === undefined ? ' (the default for dev and staging)' : ''}: set the https:// origin of the webhook-receiver, or tiers.${name}.webhook: false`,
@@ -189,10 +265,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       const tagScheme = pick('tagScheme');
       const filterTags = pick('filterTags');
       const where = a.tagScheme ? ['apps', appIndex, 'tiers', name, 'tagScheme'] : o.tagScheme ? ['tiers', name, 'tagScheme'] : ['tiers', name];
-      let initialTag = a.initialTag;
       try {
-        const sample = placeholderTag(tagScheme);
-        initialTag ??= sample;
         // The scheme CI pushes and the pattern Flux selects with must agree, or nothing ever deploys.
         if (!compileGoRegex(filterTags.pattern).test(renderTag(tagScheme, { time: 1700000000, sha: 'a1b2c3d', version: '1.2.3' }))) {
           issues.push({
@@ -204,27 +277,22 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       } catch (e) {
         if (!(e instanceof TagSchemeError)) throw e;
         issues.push({ path: where, value: tagScheme, message: e.message });
-        initialTag ??= 'invalid';
       }
       const exclusions = [...SIGNATURE_EXCLUSIONS, ...pick('exclusionList').filter((x) => !(SIGNATURE_EXCLUSIONS as readonly string[]).includes(x))];
-      const registryAccount = app.ecr.accountId ?? env.aws.accountId;
-      const registryRegion = app.ecr.region ?? env.aws.region;
-      const repository = app.ecr.repository ?? app.name;
       apps.push({
         app: app.name,
         environment: env.name,
         tier: name,
         namespace,
         policyName: app.name,
-        image: `${registryAccount}.dkr.ecr.${registryRegion}.amazonaws.com/${repository}`,
-        ecr: { accountId: registryAccount, region: registryRegion, repository, create: app.ecr.create, pullAccounts: app.ecr.pullAccounts },
+        ...registryOf(env, app),
         tagScheme,
         filterTags,
         policy: pick('policy'),
         exclusionList: exclusions,
         scanInterval: pick('scanInterval'),
         digestPinning: pick('digestPinning'),
-        initialTag,
+        initialTag: a.initialTag ?? '',
         values: mergeValues(app.values, o.values, a.values),
         chart: chartSource(app),
       });
@@ -234,15 +302,23 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       environment: env.name,
       namespace,
       branch,
-      pushBranch: o.pushBranch ?? preset.pushBranch ?? branch,
-      reviewed: (o.pushBranch ?? preset.pushBranch ?? branch) !== branch,
+      pushBranch,
+      reviewed: pushBranch !== branch,
       automationInterval: o.automationInterval ?? preset.automationInterval,
       keepImages: o.keepImages ?? preset.keepImages,
       tagScheme: o.tagScheme ?? preset.tagScheme,
       folder,
       releasesFolder: `${folder}/releases`,
-      sourceName: `tagflow-${env.name}-${name}`,
-      webhook: webhook && env.cluster.webhookUrl ? { receiverName: receiverName(name), secretName: receiverSecretName(name), url: env.cluster.webhookUrl!.replace(/\/$/, '') } : undefined,
+      kustomizationName: tierKustomizationName(env.name, name),
+      gitRepositoryName: TIER_GIT_REPOSITORY,
+      gitCredentials: gitCredentials(env.gitops),
+      automationName: TIER_AUTOMATION,
+      deployerServiceAccount: TIER_DEPLOYER,
+      webhook: webhook
+        ? { receiverName: RECEIVER_NAME, secretName: RECEIVER_SECRET_NAME, ...(ecr && env.cluster.webhookUrl ? { url: env.cluster.webhookUrl.replace(/\/$/, '') } : {}) }
+        : undefined,
+      ...(o.commitSigningKey ? { commitSigningKey: o.commitSigningKey } : {}),
+      ...(o.verifyCommits ? { verifyCommits: o.verifyCommits } : {}),
       apps,
     };
   });
@@ -252,7 +328,13 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
     if (other) {
       issues.push({ path: ['tiers', t.name, 'namespace'], value: t.namespace, message: `is also the namespace of tier '${other}'; each tier needs its own namespace` });
     }
+    if (t.namespace === FLUX_NAMESPACE) {
+      issues.push({ path: ['tiers', t.name, 'namespace'], value: t.namespace, message: 'is the Flux controllers\' namespace; a tier is a tenant and needs a namespace of its own' });
+    }
     byNs.set(t.namespace, t.name);
+    if (t.reviewed && tiers.some((u) => u !== t && u.pushBranch === t.pushBranch)) {
+      issues.push({ path: ['tiers', t.name, 'pushBranch'], value: t.pushBranch, message: 'is also the push branch of another tier; each reviewed tier needs a review branch of its own' });
+    }
   }
   if (issues.length) throw new ConfigError(file, issues);
   return { model: env, name: env.name, tiers };

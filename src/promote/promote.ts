@@ -5,7 +5,7 @@ import { listStacks, loadStack } from '../model/load';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { renderTag } from '../model/tag-scheme';
 import { markerValues } from '../engines/markers/marker';
-import { registryClients } from '../registry/clients';
+import { appRegistryUrl, registryClients } from '../registry/clients';
 import { copyImage, PromotionRefusedError, type CopyResult } from './copy-image';
 
 /** Bad arguments to promote: exit 2. */
@@ -65,22 +65,20 @@ export function planPromotion(opts: PromoteOptions): PromotionPlan {
   const rel = `${staging.releasesFolder}/${opts.app}.yaml`;
   const file = path.join(opts.tree, rel);
   if (!fs.existsSync(file)) {
-    throw new PromoteUsageError(`${file} does not exist: --tree must be a checkout of the GitOps repository's '${staging.branch}' branch (what staging runs)`);
+    throw new PromoteUsageError(`${file} does not exist: --tree must be a checkout of the GitOps repository's '${staging.branch}' branch (what the cluster runs)`);
   }
   const values = markerValues(fs.readFileSync(file, 'utf8'));
   const ref = `${source.namespace}:${source.policyName}`;
   const tag = values.get(`${ref}:tag`);
-  if (!tag) throw new PromoteUsageError(`${rel} has no {"$imagepolicy": "${ref}:tag"} marker value to promote`);
-  if (tag === source.initialTag) {
-    throw new PromotionRefusedError(`${rel}: staging still runs the placeholder '${tag}': Flux has not deployed a build of '${opts.app}' to staging yet`);
-  }
+  if (!values.has(`${ref}:tag`)) throw new PromoteUsageError(`${rel} has no {"$imagepolicy": "${ref}:tag"} marker to promote from`);
+  if (!tag) throw new PromotionRefusedError(`${rel}: staging runs no image of '${opts.app}' yet (its tag marker is empty until Flux selects a build)`);
   const digest = values.get(`${ref}:digest`) || undefined;
   return { source: { app: source, tag, digest, file: rel }, target: { app: target, tag: renderTag(target.tagScheme, { version: opts.version, time: 0, sha: '' }) } };
 }
 
 function locate(app: AppTier, registry: string | undefined) {
-  const url = registry ?? `https://${app.image.slice(0, app.image.indexOf('/'))}`;
-  return { url, repository: app.ecr.repository };
+  const url = registry ?? appRegistryUrl(app);
+  return { url, repository: app.repository };
 }
 
 /**

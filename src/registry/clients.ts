@@ -1,5 +1,11 @@
 import { RegistryClient, normalizeRegistryUrl, type RegistryCredentials } from './oci-client';
 import { ecrCredentials, parseEcrHost } from './ecr-auth';
+import type { AppTier } from '../model/tiers';
+
+/** The distribution API origin of an app's own registry (plain HTTP only for a registry configured insecure). */
+export function appRegistryUrl(app: Pick<AppTier, 'registry'>): string {
+  return `${app.registry.insecure ? 'http' : 'https'}://${app.registry.host}`;
+}
 
 /** Credentials for any registry: ECR hosts through the AWS SDK, others from TAGFLOW_REGISTRY_USERNAME/PASSWORD when set. */
 export function credentialsFor(baseUrl: string, env: NodeJS.ProcessEnv = process.env): () => Promise<RegistryCredentials | undefined> {

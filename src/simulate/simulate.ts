@@ -55,7 +55,7 @@ export async function simulate(environment: ResolvedEnvironment, tree: ReadonlyM
   for (const tier of environment.tiers) {
     const policies = new Map<string, LatestRef>();
     for (const app of tier.apps) {
-      const sel = await selectFor(app, source);
+      const sel = await selectTag(app, source);
       selections.push(sel);
       if (sel.latest && !sel.error) policies.set(app.policyName, { name: app.image, tag: sel.latest, digest: sel.digest });
     }
@@ -69,7 +69,8 @@ export async function simulate(environment: ResolvedEnvironment, tree: ReadonlyM
   return { selections, files, changes };
 }
 
-async function selectFor(app: AppTier, source: TagSource): Promise<SimulatedSelection> {
+/** What image-reflector-controller would select for one app in one tier from the source's tags. */
+export async function selectTag(app: AppTier, source: TagSource): Promise<SimulatedSelection> {
   const base = { tier: app.tier, namespace: app.namespace, app: app.app, image: app.image };
   const listed = await source.tags(app);
   try {

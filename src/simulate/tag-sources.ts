@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
-import { registryClients } from '../registry/clients';
+import { appRegistryUrl, registryClients } from '../registry/clients';
 import type { ListedTag, TagSource } from './simulate';
 
 /** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
@@ -42,22 +42,22 @@ export function tagsFileSource(file: string, environment: ResolvedEnvironment): 
     );
   }
   const apps = environment.tiers.flatMap((t) => t.apps);
-  const known = new Set(apps.flatMap((a) => [a.ecr.repository, a.image]));
+  const known = new Set(apps.flatMap((a) => [a.repository, a.image]));
   const unknown = Object.keys(parsed.data).filter((k) => !known.has(k));
   if (unknown.length) {
     throw new TagsFileError(
-      `${file}: ${unknown.map((k) => `'${k}'`).join(', ')} is not a repository of environment '${environment.name}' (its repositories: ${[...new Set(apps.map((a) => a.ecr.repository))].sort().join(', ')})`,
+      `${file}: ${unknown.map((k) => `'${k}'`).join(', ')} is not a repository of environment '${environment.name}' (its repositories: ${[...new Set(apps.map((a) => a.repository))].sort().join(', ')})`,
     );
   }
   const lookup = (app: AppTier): ListedTag[] | undefined => {
-    const entries = parsed.data[app.image] ?? parsed.data[app.ecr.repository];
+    const entries = parsed.data[app.image] ?? parsed.data[app.repository];
     return entries?.map((e) => (typeof e === 'string' ? { tag: e } : e));
   };
   return {
     name: file,
     async tags(app) {
       const t = lookup(app);
-      if (!t) throw new TagsFileError(`${file}: has no tags for repository '${app.ecr.repository}' (app '${app.app}'); add "${app.ecr.repository}": [...]`);
+      if (!t) throw new TagsFileError(`${file}: has no tags for repository '${app.repository}' (app '${app.app}'); add "${app.repository}": [...]`);
       return t;
     },
     async digest() {
@@ -67,27 +67,29 @@ export function tagsFileSource(file: string, environment: ResolvedEnvironment): 
 }
 
 /**
- * `--registry URL`: lists each app's repository in that registry through the OCI distribution API;
- * `--registry ecr` uses each app's own ECR registry. ECR hosts get a token from `GetAuthorizationToken`.
+ * Lists each app's repository through the OCI distribution API: in its own registry (the stack's: ECR or
+ * the generic registry), or with `registry` set, in that registry instead (a mirror; `ecr` is the same as
+ * unset). ECR hosts get a token from `GetAuthorizationToken`.
  */
-export function registrySource(registry: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
+export function registrySource(registry?: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
   const client = registryClients(opts);
-  const clientFor = (app: AppTier) => client(registry === 'ecr' ? `https://${app.image.slice(0, app.image.indexOf('/'))}` : registry);
+  const own = registry === undefined || registry === 'ecr';
+  const clientFor = (app: AppTier) => client(own ? appRegistryUrl(app) : registry);
   const cache = new Map<string, Promise<string[]>>();
   return {
-    name: registry === 'ecr' ? 'ECR' : registry,
+    name: own ? "each app's registry" : registry,
     async tags(app) {
       const c = clientFor(app);
-      const key = `${c.baseUrl}/${app.ecr.repository}`;
+      const key = `${c.baseUrl}/${app.repository}`;
       let p = cache.get(key);
       if (!p) {
-        p = c.listTags(app.ecr.repository);
+        p = c.listTags(app.repository);
         cache.set(key, p);
       }
       return (await p).map((tag) => ({ tag }));
     },
     async digest(app, tag) {
-      return clientFor(app).resolveDigest(app.ecr.repository, tag);
+      return clientFor(app).resolveDigest(app.repository, tag);
     },
   };
 }

@@ -55,7 +55,7 @@ export function sampleEnvironment(overrides: Record<string, unknown> = {}): any 
     cluster: { name: 'test-cluster', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF', identity: 'irsa', webhookUrl: 'https://flux-webhook.test.example' },
     gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 1, installationOwner: 'acme' } },
     tiers: { dev: {}, staging: {}, release: {} },
-    apps: [{ name: 'api' }, { name: 'worker', ecr: { repository: 'team/worker' } }],
+    apps: [{ name: 'api' }, { name: 'worker', repository: 'team/worker' }],
     ...overrides,
   };
 }

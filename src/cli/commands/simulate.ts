@@ -3,6 +3,7 @@ import { synthesizeEnvironment } from '../../gitops/synth';
 import { formatSelections, simulate, unifiedDiff } from '../../simulate/simulate';
 import { registrySource, tagsFileSource } from '../../simulate/tag-sources';
 import { UsageError } from '../errors';
+import { filterEnvironment } from '../filters';
 
 export interface SimulateCommandOptions {
   readonly stack: string;
@@ -11,6 +12,10 @@ export interface SimulateCommandOptions {
   readonly out: string;
   readonly configDir: string;
   readonly json?: boolean;
+  /** Only these tiers (default: all). */
+  readonly tier?: string[];
+  /** Only these apps (default: all). */
+  readonly app?: string[];
 }
 
 /**
@@ -18,13 +23,15 @@ export interface SimulateCommandOptions {
  * (the diff still shows the others), 2 on bad input, 3 when the registry fails.
  */
 export async function runSimulate(opts: SimulateCommandOptions, log: (s: string) => void): Promise<number> {
-  if (!opts.tags === !opts.registry) throw new UsageError('simulate needs exactly one of --tags FILE and --registry URL');
-  const environment = loadStack(opts.configDir, opts.stack);
+  if (opts.tags && opts.registry) throw new UsageError('simulate takes --tags FILE or --registry URL, not both');
+  const full = loadStack(opts.configDir, opts.stack);
+  const environment = filterEnvironment(full, opts.tier, opts.app);
   // The tree as synth would write it, with the marker values Flux already committed in --out kept.
   const synthesized = synthesizeEnvironment(environment, opts.stack, opts.out);
   const tree = new Map<string, string>();
   for (const [rel, content] of synthesized.files) if (typeof content === 'string') tree.set(rel, content);
-  const source = opts.tags ? tagsFileSource(opts.tags, environment) : registrySource(opts.registry!);
+  // The tags file may list every repository of the stack, not only the filtered ones.
+  const source = opts.tags ? tagsFileSource(opts.tags, full) : registrySource(opts.registry);
   const result = await simulate(environment, tree, source);
   const diff = unifiedDiff(result.files);
   if (opts.json) {

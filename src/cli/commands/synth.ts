@@ -1,15 +1,32 @@
 import * as path from 'node:path';
 import { synth } from '../../gitops/synth';
+import { newAppTiers, resolveInitialRefs, type InitialRefs } from '../../gitops/initial-tags';
 import { formatFindings, lint } from '../../check/lint';
+import { listStacks, loadStack } from '../../model/load';
+import { registrySource } from '../../simulate/tag-sources';
 
 export interface SynthCommandOptions {
   readonly stack?: string[];
   readonly out: string;
   readonly configDir: string;
+  /** `true`: each app's own registry; a URL: that registry. New HelmReleases start from what it holds. */
+  readonly registry?: string | boolean;
 }
 
-export function runSynth(opts: SynthCommandOptions, log: (s: string) => void): number {
-  const { outputs, results } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack });
+export async function runSynth(opts: SynthCommandOptions, log: (s: string) => void): Promise<number> {
+  let initialRefs: Map<string, InitialRefs> | undefined;
+  if (opts.registry) {
+    // Resolved before anything is written: an unreachable registry stops synth with the tree untouched.
+    initialRefs = new Map();
+    const source = registrySource(typeof opts.registry === 'string' ? opts.registry : undefined);
+    for (const stack of opts.stack?.length ? opts.stack : listStacks(opts.configDir)) {
+      const apps = newAppTiers(loadStack(opts.configDir, stack), stack, opts.out);
+      const { refs, notes } = await resolveInitialRefs(apps, source);
+      for (const n of notes) log(`${stack}: ${n}`);
+      initialRefs.set(stack, refs);
+    }
+  }
+  const { outputs, results } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack, initialRefs });
   for (const o of outputs) {
     const r = results.get(o.stack)!;
     log(
