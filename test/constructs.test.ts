@@ -8,6 +8,7 @@ import { TierImageAutomation } from '../src/flux/tier-image-automation';
 import { TierSource } from '../src/flux/tier-source';
 import { TierTenant } from '../src/flux/tier-tenant';
 import { TierReceiver } from '../src/flux/tier-receiver';
+import { TierChat, TierCommitStatus } from '../src/flux/tier-notifications';
 import { ImageRepository } from '../src/flux/imports/image.toolkit.fluxcd.io';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment, type AppTier, type Tier } from '../src/model/tiers';
@@ -258,5 +259,48 @@ describe('ManifestFile', () => {
     expect(() => new ManifestFile(new App(), 'F', { path: '../x.yaml' })).toThrow(/prop 'path' is '..\/x.yaml'/);
     expect(() => new ManifestFile(new App(), 'F', { path: 'x.json' })).toThrow(/ending in .yaml/);
     expect(new ManifestFile(new App(), 'F', { path: 'a/b.yaml' })).toBeInstanceOf(Chart);
+  });
+});
+
+describe('TierChat and TierCommitStatus', () => {
+  const e = resolveEnvironment(
+    parseEnvironment(
+      sampleEnvironment({
+        notifications: { chat: { type: 'slack' }, commitStatus: {} },
+        tiers: { dev: {}, staging: { notifications: false }, release: { notifications: { chat: { type: 'generic', secretName: 'hook' } } } },
+      }),
+      't.yaml',
+    ),
+  );
+  const t = (n: string) => e.tiers.find((x) => x.name === n)!;
+
+  test('the environment default applies, a tier may replace it or turn it off', () => {
+    expect(t('dev').notifications).toEqual({ chat: { type: 'slack', secretName: 'tagflow-chat-webhook' }, commitStatus: { provider: 'github', secretName: 'tagflow-commit-status' } });
+    expect(t('staging').notifications).toBeUndefined();
+    expect(t('release').notifications).toEqual({ chat: { type: 'generic', secretName: 'hook' } });
+  });
+
+  test('chat: Provider and Alert in the tier namespace on its automation and releases, the URL in a Secret', () => {
+    const c = chart();
+    new TierChat(c, 'C', { tier: t('dev'), chat: t('dev').notifications!.chat! });
+    const [provider, alert] = Testing.synth(c);
+    expect(provider).toMatchObject({ kind: 'Provider', metadata: { name: 'tagflow-chat', namespace: 'dev' }, spec: { type: 'slack', secretRef: { name: 'tagflow-chat-webhook' } } });
+    expect(provider.spec.address).toBeUndefined();
+    expect(alert).toMatchObject({ kind: 'Alert', metadata: { namespace: 'dev' }, spec: { providerRef: { name: 'tagflow-chat' }, eventSeverity: 'info' } });
+    expect(alert.spec.eventSources).toEqual([
+      { kind: 'ImageUpdateAutomation', name: '*' },
+      { kind: 'HelmRelease', name: '*' },
+    ]);
+  });
+
+  test('commit statuses: next to the tier Kustomization in flux-system, for exactly that Kustomization', () => {
+    const c = chart();
+    new TierCommitStatus(c, 'S', { tier: t('dev'), commitStatus: t('dev').notifications!.commitStatus!, repositoryUrl: 'https://github.com/acme/gitops.git' });
+    const [provider, alert] = Testing.synth(c);
+    expect(provider).toMatchObject({ metadata: { namespace: 'flux-system' }, spec: { type: 'github', address: 'https://github.com/acme/gitops', secretRef: { name: 'tagflow-commit-status' } } });
+    expect(alert.spec.eventSources).toEqual([{ kind: 'Kustomization', name: 'tagflow-test-dev' }]);
+    expect(() => new TierCommitStatus(chart(), 'S', { tier: t('dev'), commitStatus: t('dev').notifications!.commitStatus!, repositoryUrl: 'ssh://git@github.com/acme/gitops' })).toThrow(
+      /prop 'repositoryUrl' is 'ssh:\/\/git@github.com\/acme\/gitops': commit statuses need the https:\/\/ URL/,
+    );
   });
 });

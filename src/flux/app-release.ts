@@ -55,7 +55,7 @@ export class AppRelease extends Construct {
     const labels = tierLabels(a.environment, a.tier, a.app);
     const image: Record<string, string> = { repository: a.image, tag: a.initialTag };
     if (a.digestPinning) image.digest = a.initialDigest ?? '';
-    const values = mergeValues(a.values, { image });
+    const values = mergeValues(a.values, { image }, a.config ? { config: { mountPath: a.config.mountPath, files: { ...a.config.files } } } : undefined);
 
     let chart: Pick<HelmReleaseSpec, 'chart' | 'chartRef'>;
     switch (a.chart.kind) {

@@ -9,6 +9,7 @@ export * from './markers';
 export * from './tier-deployer';
 export * from './tier-gitops';
 export * from './tier-image-automation';
+export * from './tier-notifications';
 export * from './tier-receiver';
 export * from './tier-source';
 export * from './tier-tenant';

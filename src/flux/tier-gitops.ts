@@ -4,6 +4,7 @@ import { AppRelease } from './app-release';
 import { ManifestFile } from './manifest-file';
 import { TierDeployer } from './tier-deployer';
 import { TierImageAutomation } from './tier-image-automation';
+import { TierChat, TierCommitStatus } from './tier-notifications';
 import { TierReceiver } from './tier-receiver';
 import { TierSource } from './tier-source';
 import { TierTenant } from './tier-tenant';
@@ -35,6 +36,7 @@ export interface TierGitOpsProps {
  *     environments/<env>/<tier>/automation.yaml      ImageUpdateAutomation, Receiver
  *     environments/<env>/<tier>/images/<app>.yaml    ImageRepository, ImagePolicy
  *     environments/<env>/<tier>/releases/<app>.yaml  HelmRelease with markers (the automation's update.path)
+ *     environments/<env>/<tier>/notifications.yaml   Provider and Alert for chat messages (when configured)
  */
 export class TierGitOps extends Construct {
   public readonly tenant: TierTenant;
@@ -45,6 +47,9 @@ export class TierGitOps extends Construct {
   public readonly automation: TierImageAutomation;
   public readonly images: readonly AppImagePolicy[];
   public readonly releases: readonly AppRelease[];
+  /** Chat messages (tier namespace) and commit statuses (next to the tier's Kustomization), when configured. */
+  public readonly chat?: TierChat;
+  public readonly commitStatus?: TierCommitStatus;
 
   constructor(scope: Construct, id: string, props: TierGitOpsProps) {
     super(scope, id);
@@ -89,6 +94,9 @@ export class TierGitOps extends Construct {
     }
     this.images = images;
     this.releases = releases;
+    const n = tier.notifications;
+    if (n?.chat && tier.apps.length > 0) this.chat = new TierChat(file('NotificationsFile', 'notifications.yaml'), 'Resource', { tier, chat: n.chat });
+    if (n?.commitStatus) this.commitStatus = new TierCommitStatus(clusterFile, 'CommitStatus', { tier, commitStatus: n.commitStatus, repositoryUrl: gitops.url });
     this.tenant.allowKinds(tierFiles.flatMap((f) => apiObjectsOf(f)));
   }
 }

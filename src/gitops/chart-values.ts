@@ -56,7 +56,11 @@ export function validateBundledChartValues(environment: ResolvedEnvironment, fil
   for (const tier of environment.tiers) {
     for (const a of tier.apps) {
       if (a.chart.kind !== 'bundled') continue;
-      const values = { ...a.values, image: { ...(a.values.image as object | undefined), repository: a.image, tag: a.initialTag, ...(a.digestPinning ? { digest: a.initialDigest ?? '' } : {}) } };
+      const values = {
+        ...a.values,
+        image: { ...(a.values.image as object | undefined), repository: a.image, tag: a.initialTag, ...(a.digestPinning ? { digest: a.initialDigest ?? '' } : {}) },
+        ...(a.config ? { config: a.config } : {}),
+      };
       if (validate(values)) continue;
       const appIndex = environment.model.apps.findIndex((x) => x.name === a.app);
       for (const e of validate.errors ?? []) {

@@ -91,6 +91,61 @@ const TierSettingsShape = {
   digestPinning: z.boolean().optional().describe('Reflect the digest and pin the image by digest (`:digest` marker).'),
 };
 
+/** ConfigMap keys: what Kubernetes accepts as a data key (and so as a file name in the mounted folder). */
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+
+export const ConfigFileSchema = z.union([
+  z.strictObject({ content: z.string().describe('The file content, inline.') }),
+  z.strictObject({
+    path: z
+      .string()
+      .min(1)
+      .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), { message: "must be a path inside the stack file's folder (relative, no '..')" })
+      .describe("A file next to the stack file (relative to its folder), read at synth time."),
+  }),
+]);
+
+export const AppConfigSchema = z
+  .strictObject({
+    mountPath: z
+      .string()
+      .regex(/^\/[^\s:]*$/, { message: 'must be an absolute path in the container' })
+      .optional()
+      .describe("Folder the files appear in, read-only (default /etc/<app>)."),
+    files: z
+      .record(
+        z.string().max(253).regex(CONFIG_KEY, { message: "must be a ConfigMap key: letters, digits, '-', '_' and '.'" }),
+        ConfigFileSchema,
+      )
+      .describe('File name → {content} or {path}. They become a ConfigMap the chart mounts; a change rolls the pods.'),
+  })
+  .describe("Config files of the app, rendered by the bundled chart as a ConfigMap (the app's pods restart when one changes).");
+export type AppConfig = z.infer<typeof AppConfigSchema>;
+
+export const NotificationsSchema = z
+  .strictObject({
+    chat: z
+      .strictObject({
+        type: z.enum(['slack', 'msteams', 'googlechat', 'discord', 'generic']).describe('The chat service (Flux Provider type); generic POSTs the event JSON.'),
+        secretName: dnsSubdomain('secret name')
+          .default('tagflow-chat-webhook')
+          .describe('Secret in the tier namespace with key `address`: the webhook URL (the Pulumi program creates it).'),
+      })
+      .optional()
+      .describe('Chat messages when the tier gets a new image (commit) and when a release fails or rolls back.'),
+    commitStatus: z
+      .strictObject({
+        provider: z.enum(['github', 'gitlab', 'gitea']).default('github'),
+        secretName: dnsSubdomain('secret name')
+          .default('tagflow-commit-status')
+          .describe('Secret in flux-system with the token (key `token`) that may set commit statuses.'),
+      })
+      .optional()
+      .describe("Commit statuses on the GitOps repository: each commit shows which tiers apply it."),
+  })
+  .describe("Flux Providers and Alerts of a tier (objects in the tier namespace; commit statuses next to the tier's Kustomization).");
+export type Notifications = z.infer<typeof NotificationsSchema>;
+
 export const TierOverrideSchema = z.strictObject({
   ...TierSettingsShape,
   namespace: dnsLabel('namespace').optional(),
@@ -109,6 +164,10 @@ export const TierOverrideSchema = z.strictObject({
   webhook: z.boolean().optional().describe('ECR pushes trigger an immediate scan (Receiver + EventBridge); default on for dev and staging.'),
   keepImages: z.number().int().min(1).max(1000).optional().describe('ECR lifecycle: newest images of this tier to keep.'),
   values: z.record(z.string(), z.unknown()).optional().describe('Helm values for every app in this tier.'),
+  notifications: z
+    .union([z.literal(false), NotificationsSchema])
+    .optional()
+    .describe('Notifications of this tier, replacing the environment\'s (false: none).'),
 });
 export type TierOverride = z.infer<typeof TierOverrideSchema>;
 
@@ -117,6 +176,9 @@ export const AppTierOverrideSchema = z.strictObject({
   enabled: z.boolean().optional().describe('Set false to leave the app out of this tier.'),
   initialTag: z.string().min(1).max(128).optional().describe('Tag written before Flux has picked one.'),
   values: z.record(z.string(), z.unknown()).optional(),
+  config: AppConfigSchema.partial()
+    .optional()
+    .describe("This tier's config files: merged over the app's, file by file (same name: this one wins)."),
 });
 export type AppTierOverride = z.infer<typeof AppTierOverrideSchema>;
 
@@ -195,6 +257,7 @@ export const AppSchema = z.strictObject({
     .describe('ECR settings of the app (registry provider aws only).'),
   chart: ChartSchema.default({ bundled: true }),
   values: z.record(z.string(), z.unknown()).default({}),
+  config: AppConfigSchema.optional(),
   tiers: tierRecord(AppTierOverrideSchema).default({}),
 });
 export type App = z.infer<typeof AppSchema>;
@@ -308,6 +371,7 @@ export const EnvironmentSchema = z
     }),
     ci: CiSchema.optional().describe('The pipeline that builds images: gets a push-only role through OIDC.'),
     gitops: GitOpsSchema,
+    notifications: NotificationsSchema.optional().describe('Notifications of every tier (a tier may override or turn them off).'),
     tiers: z
       .record(z.string(), TierOverrideSchema.nullable())
       .superRefine((tiers, ctx) => {

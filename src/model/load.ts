@@ -26,6 +26,11 @@ export function parseEnvironment(raw: unknown, file: string): Environment {
     if (i.code === 'unrecognized_keys') message = `has unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
     else if (i.code === 'invalid_type' && valueAt(raw, p) === undefined) message = 'is required';
     else if (i.code === 'invalid_union') message = `does not match any allowed form: ${unionHint(p)}`;
+    else if (i.code === 'invalid_key') {
+      // A record key broke its rule: name the key, not the value under it.
+      const nested = (i as { issues?: { message: string }[] }).issues?.[0]?.message;
+      return { path: p, value: p[p.length - 1], message: `key ${nested ?? message}` };
+    }
     return { path: p, value: i.code === 'unrecognized_keys' ? undefined : valueAt(raw, p), message };
   });
   throw new ConfigError(file, issues);
@@ -64,5 +69,5 @@ export function loadStack(dir: string, stack: string): ResolvedEnvironment {
   if (raw === undefined) {
     throw new ConfigError(file, [{ path: [], message: `is missing: put the environment under config: ${CONFIG_KEY}:` }]);
   }
-  return resolveEnvironment(parseEnvironment(raw, file), file);
+  return resolveEnvironment(parseEnvironment(raw, file), file, dir);
 }

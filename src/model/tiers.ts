@@ -1,4 +1,6 @@
-import type { App, Environment, GitAuthKind, Policy, TierName, TierOverride } from './environment';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { App, AppConfig, Environment, GitAuthKind, Notifications, Policy, TierName, TierOverride } from './environment';
 import { GIT_AUTH_KINDS } from './environment';
 import { TIER_NAMES } from './environment';
 import { compileGoRegex } from '../engines/policy/go-regex';
@@ -106,6 +108,8 @@ export interface AppTier {
   readonly initialDigest?: string;
   readonly values: Record<string, unknown>;
   readonly chart: ChartSource;
+  /** Config files (name → content) the bundled chart mounts at `mountPath`; absent without files. */
+  readonly config?: { readonly mountPath: string; readonly files: Readonly<Record<string, string>> };
 }
 
 /** How Flux reaches an app's registry. */
@@ -166,6 +170,8 @@ export interface Tier {
   readonly commitSigningKey?: { readonly secretName: string };
   /** Verification of the tier source's commits. */
   readonly verifyCommits?: { readonly mode: 'HEAD' | 'Tag' | 'TagAndHEAD'; readonly secretName: string };
+  /** Chat and commit-status notifications of the tier (absent: none). */
+  readonly notifications?: Notifications;
   readonly apps: readonly AppTier[];
 }
 
@@ -200,6 +206,11 @@ export function mergeValues(...sources: (Record<string, unknown> | undefined)[])
     }
   }
   return out;
+}
+
+/** `{[key]: value}` when value is defined, else `{}`: keeps optional fields absent rather than undefined. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -237,8 +248,77 @@ function registryOf(env: Environment, app: App): Pick<AppTier, 'image' | 'reposi
   };
 }
 
-/** Applies presets and overrides: the single place where "what does this tier do" is decided. */
-export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.yaml`): ResolvedEnvironment {
+/** The size limit of a ConfigMap's data (keys and values), which the API server enforces. */
+export const CONFIG_MAP_MAX_BYTES = 1024 * 1024;
+
+/**
+ * An app's config files in one tier: the tier's files merged over the app's, `path` entries read from the
+ * stack file's folder (and only from there: a path that leaves it, also through a symbolic link, is an
+ * error), checked against the ConfigMap size limit.
+ */
+function resolveConfig(
+  app: App,
+  appIndex: number,
+  tier: TierName,
+  baseDir: string | undefined,
+  issues: ConfigIssue[],
+): AppTier['config'] {
+  const override = app.tiers?.[tier]?.config;
+  const files: [string, AppConfig['files'][string], (string | number)[]][] = [
+    ...Object.entries(app.config?.files ?? {}).map(([k, v]) => [k, v, ['apps', appIndex, 'config', 'files', k]] as [string, AppConfig['files'][string], (string | number)[]]),
+    ...Object.entries(override?.files ?? {}).map(([k, v]) => [k, v, ['apps', appIndex, 'tiers', tier, 'config', 'files', k]] as [string, AppConfig['files'][string], (string | number)[]]),
+  ];
+  if (files.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  const root = baseDir ? fs.realpathSync(baseDir) : undefined;
+  for (const [name, f, where] of files) {
+    if ('content' in f) {
+      out[name] = f.content;
+      continue;
+    }
+    if (!root) {
+      issues.push({ path: [...where, 'path'], value: f.path, message: 'cannot be read: the stack was not loaded from a file' });
+      continue;
+    }
+    const full = path.resolve(root, f.path);
+    let real: string;
+    try {
+      real = fs.realpathSync(full);
+    } catch {
+      issues.push({ path: [...where, 'path'], value: f.path, message: `does not exist (looked in ${full})` });
+      continue;
+    }
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      issues.push({ path: [...where, 'path'], value: f.path, message: `resolves to ${real}, outside the stack file's folder ${root}` });
+      continue;
+    }
+    if (!fs.statSync(real).isFile()) {
+      issues.push({ path: [...where, 'path'], value: f.path, message: 'is not a file' });
+      continue;
+    }
+    const bytes = fs.readFileSync(real);
+    const text = bytes.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(bytes)) {
+      issues.push({ path: [...where, 'path'], value: f.path, message: 'is not UTF-8 text (a ConfigMap file of the chart holds text)' });
+      continue;
+    }
+    out[name] = text;
+  }
+  const size = Object.entries(out).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  if (size > CONFIG_MAP_MAX_BYTES) {
+    issues.push({
+      path: ['apps', appIndex, 'config', 'files'],
+      message: `add up to ${size} bytes in tier '${tier}'; a ConfigMap holds at most ${CONFIG_MAP_MAX_BYTES} bytes (1 MiB, enforced by the API server)`,
+    });
+  }
+  return { mountPath: override?.mountPath ?? app.config?.mountPath ?? `/etc/${app.name}`, files: out };
+}
+
+/**
+ * Applies presets and overrides: the single place where "what does this tier do" is decided. `baseDir`
+ * is the stack file's folder, where config files with a `path` are read.
+ */
+export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.yaml`, baseDir?: string): ResolvedEnvironment {
   const issues: ConfigIssue[] = [];
   const tierNames = TIER_NAMES.filter((t) => t in env.tiers);
   const ecr = env.registry.provider === 'aws';
@@ -295,6 +375,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
         initialTag: a.initialTag ?? '',
         values: mergeValues(app.values, o.values, a.values),
         chart: chartSource(app),
+        ...optional('config', resolveConfig(app, appIndex, name, baseDir, issues)),
       });
     });
     return {
@@ -319,6 +400,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
         : undefined,
       ...(o.commitSigningKey ? { commitSigningKey: o.commitSigningKey } : {}),
       ...(o.verifyCommits ? { verifyCommits: o.verifyCommits } : {}),
+      ...optional('notifications', o.notifications === false ? undefined : (o.notifications ?? env.notifications)),
       apps,
     };
   });

@@ -1,4 +1,4 @@
-import { createTwoFilesPatch } from 'diff';
+import { gitDiff } from './git-diff';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { evaluatePolicy, excludeTags, PolicyError } from '../engines/policy/evaluate';
 import { applySettersToFiles, type LatestRef, type SetterChange } from '../engines/markers/setters';
@@ -108,16 +108,9 @@ export async function selectTag(app: AppTier, source: TagSource): Promise<Simula
   }
 }
 
-/** A git-style unified diff of the changed files (applies with `git apply` at the tree's root). */
+/** The patch of the changed files, byte for byte what `git diff` (and Flux's commit) shows. */
 export function unifiedDiff(files: ReadonlyMap<string, readonly [string, string]>): string {
-  return [...files.keys()]
-    .sort()
-    .map((rel) => {
-      const [before, after] = files.get(rel)!;
-      const patch = createTwoFilesPatch(`a/${rel}`, `b/${rel}`, before, after, undefined, undefined, { context: 3 });
-      return `diff --git a/${rel} b/${rel}\n${patch.replace(/^=+\n/, '')}`;
-    })
-    .join('');
+  return gitDiff(files);
 }
 
 /** The selections as an aligned table. */
