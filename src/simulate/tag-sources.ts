@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { LIMITS } from '../limits';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { registryClients } from '../registry/clients';
 import type { ListedTag, TagSource } from './simulate';
@@ -12,14 +13,12 @@ export class TagsFileError extends Error {
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
+const tag = z.string().min(1).max(LIMITS.tagLength, `an OCI tag has at most ${LIMITS.tagLength} characters`);
 const TagsFileSchema = z.record(
-  z.string(),
-  z.array(
-    z.union([
-      z.string().min(1),
-      z.strictObject({ tag: z.string().min(1), digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional() }),
-    ]),
-  ),
+  z.string().max(LIMITS.fieldLength),
+  z
+    .array(z.union([tag, z.strictObject({ tag, digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional() })]))
+    .max(LIMITS.tagsPerRepository, `a repository has at most ${LIMITS.tagsPerRepository} tags here`),
 );
 
 /**
@@ -29,7 +28,9 @@ const TagsFileSchema = z.record(
 export function tagsFileSource(file: string, environment: ResolvedEnvironment): TagSource {
   let raw: unknown;
   try {
-    raw = parse(fs.readFileSync(file, 'utf8'));
+    const size = fs.statSync(file).size;
+    if (size > LIMITS.stdinBytes) throw new Error(`it is ${size} bytes; a tags file may be at most ${LIMITS.stdinBytes} (32 MiB)`);
+    raw = parse(fs.readFileSync(file, 'utf8'), { prettyErrors: false, maxAliasCount: LIMITS.yamlAliases });
   } catch (e) {
     throw new TagsFileError(`${file}: cannot be read as YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
