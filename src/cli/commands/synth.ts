@@ -9,7 +9,11 @@ export interface SynthCommandOptions {
 }
 
 export function runSynth(opts: SynthCommandOptions, log: (s: string) => void): number {
-  const { outputs, results } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack });
+  const { outputs, results, recovered } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack });
+  if (recovered === 'completed' || recovered === 'rolled back' || recovered === 'discarded') {
+    const what = { completed: 'completed its committed changes', 'rolled back': 'undid its partial changes', discarded: 'discarded its staged files (it had changed nothing)' }[recovered];
+    process.stderr.write(`tagflow: an earlier run into ${opts.out} was interrupted; ${what} before this one\n`);
+  }
   for (const o of outputs) {
     const r = results.get(o.stack)!;
     log(
