@@ -14,6 +14,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError()
     .option('--debug', 'on an error, print the stack trace too');
+  const insecureRegistry = () => new Option('--insecure-registry', 'allow an http:// registry (and http:// token realms): credentials and images travel unencrypted');
+  const tokenRealm = () =>
+    new Option('--registry-token-realm <origin...>', "token service origins (bearer realms) that may receive the registry credentials besides the registry's own origin");
   const configDir = new Option('--config-dir <dir>', 'folder with the Pulumi.<stack>.yaml files').default(process.cwd(), 'the current folder');
 
   program
@@ -71,6 +74,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--registry <url>', "list tags from this OCI registry (http[s]://host[:port]), or 'ecr' for each app's ECR registry")
     .option('-o, --out <dir>', 'GitOps tree whose current marker values are the starting point (read only)', 'dist')
     .option('--json', 'print {selections, diff} as JSON')
+    .addOption(insecureRegistry())
+    .addOption(tokenRealm())
     .addOption(configDir)
     .action(async (o) => {
       const { runSimulate } = await import('./commands/simulate');
@@ -86,6 +91,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--from-stack <name>', 'the stack whose staging tier ran the image (default: the one that runs the app in staging)')
     .option('--tree <dir>', "checkout of the GitOps repository's staging branch (staging's marker values)", 'dist')
     .option('--registry <url>', 'registry origin replacing the ECR hosts of both images (a mirror or a local registry)')
+    .addOption(insecureRegistry())
+    .addOption(tokenRealm())
     .addOption(configDir)
     .action(async (o) => {
       const { runPromote } = await import('./commands/promote');

@@ -1,4 +1,4 @@
-import { RegistryClient, normalizeRegistryUrl, type RegistryCredentials } from './oci-client';
+import { RegistryClient, RegistryRun, normalizeRegistryUrl, type RegistryCredentials, type RegistryLimits } from './oci-client';
 import { ecrCredentials, parseEcrHost } from './ecr-auth';
 
 /** Credentials for any registry: ECR hosts through the AWS SDK, others from TAGFLOW_REGISTRY_USERNAME/PASSWORD when set. */
@@ -14,12 +14,25 @@ export function credentialsFor(baseUrl: string, env: NodeJS.ProcessEnv = process
  * One client per registry origin, each with the credentials `credentialsFor` picks (ECR tokens for ECR
  * hosts), so a command talking to several repositories logs in once per registry.
  */
-export function registryClients(opts: { pageSize?: number; timeoutMs?: number } = {}): (url: string) => RegistryClient {
+export function registryClients(opts: RegistryPoolOptions = {}): (url: string) => RegistryClient {
   const clients = new Map<string, RegistryClient>();
+  // One budget (bytes, deadline) for everything the command reads, whichever registry it comes from.
+  const run = new RegistryRun(opts.limits);
   return (url) => {
-    const origin = normalizeRegistryUrl(url);
+    const origin = normalizeRegistryUrl(url, opts.insecure === true);
     let c = clients.get(origin);
-    if (!c) clients.set(origin, (c = new RegistryClient({ baseUrl: origin, credentials: credentialsFor(origin), ...opts })));
+    if (!c) {
+      c = new RegistryClient({ baseUrl: origin, credentials: credentialsFor(origin), pageSize: opts.pageSize, insecure: opts.insecure, allowedRealms: opts.allowedRealms, run });
+      clients.set(origin, c);
+    }
     return c;
   };
+}
+
+/** How a command talks to registries: plain HTTP allowed, extra token realms trusted with credentials, limits. */
+export interface RegistryPoolOptions {
+  readonly pageSize?: number;
+  readonly insecure?: boolean;
+  readonly allowedRealms?: readonly string[];
+  readonly limits?: Partial<RegistryLimits>;
 }

@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { LIMITS } from '../limits';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
-import { registryClients } from '../registry/clients';
+import { registryClients, type RegistryPoolOptions } from '../registry/clients';
 import type { ListedTag, TagSource } from './simulate';
 
 /** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
@@ -71,7 +71,7 @@ export function tagsFileSource(file: string, environment: ResolvedEnvironment): 
  * `--registry URL`: lists each app's repository in that registry through the OCI distribution API;
  * `--registry ecr` uses each app's own ECR registry. ECR hosts get a token from `GetAuthorizationToken`.
  */
-export function registrySource(registry: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
+export function registrySource(registry: string, opts: RegistryPoolOptions = {}): TagSource {
   const client = registryClients(opts);
   const clientFor = (app: AppTier) => client(registry === 'ecr' ? `https://${app.image.slice(0, app.image.indexOf('/'))}` : registry);
   const cache = new Map<string, Promise<string[]>>();

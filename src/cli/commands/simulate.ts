@@ -11,6 +11,8 @@ export interface SimulateCommandOptions {
   readonly out: string;
   readonly configDir: string;
   readonly json?: boolean;
+  readonly insecureRegistry?: boolean;
+  readonly registryTokenRealm?: string[];
 }
 
 /**
@@ -24,7 +26,7 @@ export async function runSimulate(opts: SimulateCommandOptions, log: (s: string)
   const synthesized = synthesizeEnvironment(environment, opts.stack, opts.out);
   const tree = new Map<string, string>();
   for (const [rel, content] of synthesized.files) if (typeof content === 'string') tree.set(rel, content);
-  const source = opts.tags ? tagsFileSource(opts.tags, environment) : registrySource(opts.registry!);
+  const source = opts.tags ? tagsFileSource(opts.tags, environment) : registrySource(opts.registry!, { insecure: opts.insecureRegistry, allowedRealms: opts.registryTokenRealm });
   const result = await simulate(environment, tree, source);
   const diff = unifiedDiff(result.files);
   if (opts.json) {
