@@ -70,7 +70,9 @@ describe(`kill -9 during synth, then the next run (${TRIALS} trials, seed ${SEED
   test('every kill point recovers to the clean tree of the next run\'s configuration', async () => {
     const rnd = random(SEED);
     const phases: Record<Phase, number> = { 'before writing': 0, staging: 0, applying: 0, ended: 0 };
-    for (let i = 0; i < TRIALS; i++) {
+    // At least TRIALS trials, and more (up to 3 x TRIALS) until 2 kills landed in the write phase: on a
+    // loaded machine the reference timings drift, so each run that ended before its kill refines them.
+    for (let i = 0; i < TRIALS || (phases.staging + phases.applying < 2 && i < 3 * TRIALS); i++) {
       const tree = path.join(work, `t${i}`);
       fs.cpSync(oldTree, tree, { recursive: true });
       // Uniform from a little before the write phase starts to a little after the run ends.
@@ -78,6 +80,7 @@ describe(`kill -9 during synth, then the next run (${TRIALS} trials, seed ${SEED
       const delay = Math.floor(from + rnd() * (fullRunMs * 1.1 - from));
       const killed = await synthProcess(configB, tree, { killAfterMs: delay });
       const phase = phaseOf(tree, oldSnap, killed.signal === null);
+      if (killed.signal === null) fullRunMs = Math.min(fullRunMs, killed.ms);
       phases[phase]++;
       // Whatever the kill left: no file outside .tagflow/ is a mix, each is its old or its new version.
       for (const [rel, bytes] of fullSnapshot(tree)) {
@@ -96,7 +99,7 @@ describe(`kill -9 during synth, then the next run (${TRIALS} trials, seed ${SEED
       fs.rmSync(tree, { recursive: true, force: true });
     }
     // Report where the kills landed; with random delays over the whole run most land in the write phase.
-    process.stdout.write(`crash trials: ${TRIALS}, full run ${fullRunMs} ms (${noWriteMs} ms when there is nothing to write), kills by phase ${JSON.stringify(phases)}\n`);
-    expect(phases.staging + phases.applying).toBeGreaterThan(0);
-  }, 30_000 + TRIALS * 25_000);
+    process.stdout.write(`crash trials: ${Object.values(phases).reduce((a, b) => a + b, 0)}, full run ${fullRunMs} ms (${noWriteMs} ms when there is nothing to write), kills by phase ${JSON.stringify(phases)}\n`);
+    expect(phases.staging + phases.applying).toBeGreaterThanOrEqual(2);
+  }, 30_000 + 3 * TRIALS * 25_000);
 });
