@@ -13,6 +13,7 @@ function stackWith(config: unknown, tiers: unknown = { dev: {}, staging: {} }) {
   const dir = tmpDir();
   fs.mkdirSync(path.join(dir, 'config'));
   fs.writeFileSync(path.join(dir, 'config', 'app.yaml'), 'greeting: hello\nlimit: 10\n');
+  fs.writeFileSync(path.join(dir, 'config', 'big.txt'), 'x'.repeat(1024 * 1024));
   writeStack(dir, 'test', sampleEnvironment({ tiers, apps: [{ name: 'api', config }] }));
   return dir;
 }
@@ -46,7 +47,8 @@ describe('config files', () => {
     ['a path outside the stack folder', { files: { 'a.yaml': { path: '../etc/passwd' } } }, /apps\[0\]\.config\.files\.a\.yaml\.path: "\.\.\/etc\/passwd" must be a path inside the stack file's folder/],
     ['a missing file', { files: { 'a.yaml': { path: 'config/nope.yaml' } } }, /apps\[0\]\.config\.files\.a\.yaml\.path: "config\/nope\.yaml" does not exist/],
     ['a key Kubernetes refuses', { files: { 'my file.yaml': { content: 'x' } } }, /must be a ConfigMap key/],
-    ['more than a ConfigMap holds', { files: { 'big.txt': { content: 'x'.repeat(1024 * 1024) } } }, /add up to 1048583 bytes in tier 'dev'; a ConfigMap holds at most 1048576 bytes/],
+    ['more than a ConfigMap holds', { files: { 'big.txt': { path: 'config/big.txt' }, 'more.txt': { content: 'x' } } }, /add up to 1048592 bytes in tier 'dev'; a ConfigMap holds at most 1048576 bytes/],
+    ['an inline file over the inline bound', { files: { 'big.txt': { content: 'x'.repeat(256 * 1024 + 1) } } }, /big\.txt\.content: .* is 262145 characters; a string in Helm values or an inline config file may be at most 262144/],
     ['a relative mount path', { mountPath: 'etc/api', files: { 'a.yaml': { content: 'x' } } }, /config\.mountPath: "etc\/api" must be an absolute path/],
   ])('rejects %s', (_n, config, message) => {
     expect(issuesOf(stackWith(config))).toMatch(message);

@@ -230,4 +230,14 @@ describe('tagflow policy eval', () => {
     expect((await evalJson('not json')).code).toBe(2);
     expect((await evalJson({ tags: 'a', policy: {} })).code).toBe(2);
   });
+
+  test('input beyond the bounds exits 2 naming the bound: tag length, tag count, pattern length', async () => {
+    const long = await evalJson({ tags: ['1.0.0', 'a'.repeat(129)], policy: { alphabetical: {} } });
+    expect(long).toEqual({ code: 2, out: { error: 'tags[1] is 129 characters; an OCI tag has at most 128' } });
+    const many = await evalJson({ tags: Array.from({ length: 100_001 }, (_, i) => `t${i}`), policy: { alphabetical: {} } });
+    expect(many).toEqual({ code: 2, out: { error: 'tags has 100001 entries; at most 100000 (the tags of one repository)' } });
+    const pattern = await evalJson({ tags: ['a'], filterTags: { pattern: 'a'.repeat(4097) }, policy: { alphabetical: {} } });
+    expect(pattern.code).toBe(1);
+    expect(pattern.out.error).toMatch(/the pattern is 4097 characters; tagflow compiles patterns of at most 4096/);
+  });
 });

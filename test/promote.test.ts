@@ -69,14 +69,14 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
   it('same repository, OCI manifest: the release tag gets the staging digest; re-running is a no-op; CLI output', async () => {
     const img = await pushImage(reg, 'checkout-api', 'branch-staging-1700000300-0a0a0a0', 'oci');
     const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000300-0a0a0a0' } });
-    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url]);
+    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('promoted 111122223333.dkr.ecr.eu-west-1.amazonaws.com/checkout-api:branch-staging-1700000300-0a0a0a0 → 111122223333.dkr.ecr.eu-west-1.amazonaws.com/checkout-api:release-1.5.0');
     const released = await fetchManifest(reg, 'checkout-api', 'release-1.5.0');
     expect(released!.digest).toBe(img.digest);
     expect(released!.body.equals(img.body)).toBe(true);
-    const again = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url]);
+    const again = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(again.code).toBe(0);
     expect(again.out).toContain(`release-1.5.0 already points at ${img.digest}`);
   });
@@ -85,7 +85,7 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
     await pushImage(reg, 'checkout-api', 'branch-staging-1700000400-0b0b0b0');
     const other = await pushImage(reg, 'checkout-api', 'release-1.6.0');
     const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000400-0b0b0b0' } });
-    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.6.0', '--tree', tree, '--registry', reg.url]);
+    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.6.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`release-1.6.0 already points at ${other.digest}`);
     expect((await fetchManifest(reg, 'checkout-api', 'release-1.6.0'))!.digest).toBe(other.digest);
@@ -95,10 +95,10 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
     const ran = await pushImage(reg, 'payments/worker', 'branch-staging-1700000500-0c0c0c0', 'docker');
     const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'payments-worker': { tag: 'branch-staging-1700000500-0c0c0c0', digest: ran.digest } });
     // prod narrows payments-worker to >=2.0.0 <3.0.0, which promote does not need to honour: the version is the user's.
-    const { result } = await promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.0', tree, registry: reg.url });
+    const { result } = await promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.0', tree, registry: reg.url, insecureRegistry: true });
     expect(result).toMatchObject({ status: 'copied', digest: ran.digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
     await pushImage(reg, 'payments/worker', 'branch-staging-1700000500-0c0c0c0'); // the tag is re-pushed (mutable registry)
-    await expect(promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.1', tree, registry: reg.url })).rejects.toThrow(
+    await expect(promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.1', tree, registry: reg.url, insecureRegistry: true })).rejects.toThrow(
       new RegExp(`now points at sha256:[0-9a-f]{64}, but staging runs ${ran.digest}`),
     );
   });
@@ -110,10 +110,10 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
     writeStack(configDir, 'rel', sampleEnvironment({ name: 'rel', tiers: { release: {} }, apps: app('release/api') }));
     const img = await pushImage(reg, 'team/api', 'branch-staging-1700000600-0d0d0d0', 'docker');
     const tree = await treeWithStaging(configDir, 'stg', { api: { tag: 'branch-staging-1700000600-0d0d0d0' } });
-    const { result } = await promote({ configDir, stack: 'rel', app: 'api', version: '3.1.4', tree, registry: reg.url });
+    const { result } = await promote({ configDir, stack: 'rel', app: 'api', version: '3.1.4', tree, registry: reg.url, insecureRegistry: true });
     expect(result).toMatchObject({ status: 'copied', digest: img.digest, blobsCopied: 2 });
     expect((await fetchManifest(reg, 'release/api', 'release-3.1.4'))!.digest).toBe(img.digest);
-    const c = new RegistryClient({ baseUrl: reg.url });
+    const c = new RegistryClient({ insecure: true, baseUrl: reg.url });
     for (const b of img.blobs) expect(await c.hasBlob('release/api', b)).toBe(true);
   });
 });
@@ -130,9 +130,9 @@ describeRegistry(`copyImage between two real registries, with an image index${su
     const amd = await pushImage(a, 'app', 'amd64-build', 'oci');
     const arm = await pushImage(a, 'app', 'arm64-build', 'oci');
     const index = await pushIndex(a, 'app', 'branch-staging-1700000700-0e0e0e0', [amd, arm]);
-    const source = { client: new RegistryClient({ baseUrl: a.url }), repository: 'app' };
-    const target = { client: new RegistryClient({ baseUrl: b.url, credentials: async () => b.credentials }), repository: 'prod/app' };
-    const r = await copyImage(source, 'branch-staging-1700000700-0e0e0e0', target, 'release-1.0.0');
+    const source = { client: new RegistryClient({ insecure: true, baseUrl: a.url }), repository: 'app' };
+    const target = { client: new RegistryClient({ insecure: true, baseUrl: b.url, credentials: async () => b.credentials, allowedRealms: [b.realm!] }), repository: 'prod/app' };
+    const r = await copyImage(source, index.digest, target, 'release-1.0.0');
     expect(r).toMatchObject({ status: 'copied', digest: index.digest, mediaType: 'application/vnd.oci.image.index.v1+json', manifestsCopied: 2, blobsCopied: 4 });
     const copied = await fetchManifest(b, 'prod/app', 'release-1.0.0');
     expect(copied!.digest).toBe(index.digest);

@@ -91,10 +91,10 @@ describe('ECR authentication (GetAuthorizationToken, as Flux provider: aws)', ()
     await new Promise<void>((r) => reg.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(reg.address() as net.AddressInfo).port}`;
-      const c = new RegistryClient({ baseUrl: url, credentials: async () => ({ username: 'AWS', password: 'ecr-password' }) });
+      const c = new RegistryClient({ insecure: true, baseUrl: url, credentials: async () => ({ username: 'AWS', password: 'ecr-password' }) });
       expect(await c.listTags('app')).toEqual(['release-1.0.0']);
-      await expect(new RegistryClient({ baseUrl: url }).listTags('app')).rejects.toThrow(/requires a username and password \(Basic auth\) for GET \/v2\/app\/tags\/list; none were given/);
-      await expect(new RegistryClient({ baseUrl: url, credentials: async () => ({ username: 'AWS', password: 'wrong' }) }).listTags('app')).rejects.toThrow(
+      await expect(new RegistryClient({ insecure: true, baseUrl: url }).listTags('app')).rejects.toThrow(/requires a username and password \(Basic auth\) for GET \/v2\/app\/tags\/list; none were given/);
+      await expect(new RegistryClient({ insecure: true, baseUrl: url, credentials: async () => ({ username: 'AWS', password: 'wrong' }) }).listTags('app')).rejects.toThrow(
         /refused GET \/v2\/app\/tags\/list \(401\) with the credentials it asked for/,
       );
     } finally {

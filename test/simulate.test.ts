@@ -175,7 +175,7 @@ describe('simulate with a tags file', () => {
 describe('simulate against a registry that fails', () => {
   it('a registry that is down: exit 3, one line, no stack trace', async () => {
     const port = await freePort();
-    const r = await cli(['simulate', '--stack', 'dev', '--registry', `http://127.0.0.1:${port}`, '--out', tmpDir()]);
+    const r = await cli(['simulate', '--stack', 'dev', '--registry', `http://127.0.0.1:${port}`, '--insecure-registry', '--out', tmpDir()]);
     expect(r.code).toBe(3);
     expect(r.err.trim()).toBe(`tagflow: http://127.0.0.1:${port} is unreachable (GET /v2/checkout-api/tags/list): ECONNREFUSED`);
   });
@@ -185,7 +185,7 @@ describe('simulate against a registry that fails', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const port = (server.address() as net.AddressInfo).port;
-      const r = await cli(['simulate', '--stack', 'dev', '--registry', `http://127.0.0.1:${port}`, '--out', tmpDir()]);
+      const r = await cli(['simulate', '--stack', 'dev', '--registry', `http://127.0.0.1:${port}`, '--insecure-registry', '--out', tmpDir()]);
       expect(r.code).toBe(3);
       expect(r.err).toContain('GET tags/list of \'checkout-api\' answered something that is not a JSON object (is this an OCI registry?): "<html><body>It works!</body></html>"');
       expect(r.err).not.toMatch(/\n\s+at /);
@@ -200,7 +200,7 @@ describe('simulate against a registry that fails', () => {
     const server = http.createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(answer));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const c = new RegistryClient({ baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+      const c = new RegistryClient({ insecure: true, baseUrl: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` });
       await expect(c.listTags('x')).rejects.toThrow(/answered JSON without a "tags" array of strings/);
       status = 500;
       answer = '{"errors":[{"code":"UNKNOWN","message":"storage backend down"}]}';
@@ -231,14 +231,14 @@ describeRegistry(`simulate against a real docker-registry${suffix}`, () => {
   afterAll(async () => reg?.stop());
 
   it('lists every tag across pages', async () => {
-    const c = new RegistryClient({ baseUrl: reg.url, pageSize: 2 });
+    const c = new RegistryClient({ insecure: true, baseUrl: reg.url, pageSize: 2 });
     expect((await c.listTags('checkout-api')).sort()).toEqual([...tags['checkout-api']].sort());
     await expect(c.listTags('nope')).rejects.toThrow(/repository 'nope' does not exist: NAME_UNKNOWN/);
   });
 
   it('selects from the registry, with the manifest digest on the release tier', async () => {
     const dev = loadStack(REPO_ROOT, 'dev');
-    const r = await simulate(dev, treeOf('dev'), registrySource(reg.url, { pageSize: 2 }));
+    const r = await simulate(dev, treeOf('dev'), registrySource(reg.url, { pageSize: 2, insecure: true }));
     expect(r.selections.map((s) => [s.tier, s.app, s.latest])).toEqual([
       ['dev', 'checkout-api', 'branch-dev-1700000900-def5678'],
       ['dev', 'payments-worker', 'branch-dev-1700000100-1111111'],
@@ -246,7 +246,7 @@ describeRegistry(`simulate against a real docker-registry${suffix}`, () => {
       ['staging', 'payments-worker', 'branch-staging-1700000200-2222222'],
     ]);
     const prod = loadStack(REPO_ROOT, 'prod');
-    const p = await simulate(prod, treeOf('prod'), registrySource(reg.url));
+    const p = await simulate(prod, treeOf('prod'), registrySource(reg.url, { insecure: true }));
     const api = p.selections.find((s) => s.app === 'checkout-api')!;
     expect(api.latest).toBe('release-1.4.0');
     expect(api.digest).toBe(pushed.get('checkout-api:release-1.4.0'));
@@ -257,7 +257,7 @@ describeRegistry(`simulate against a real docker-registry${suffix}`, () => {
     const out = tmpDir();
     expect((await cli(['synth', '--out', out])).code).toBe(0);
     const before = snapshotTree(out);
-    const r = await cli(['simulate', '--stack', 'prod', '--registry', reg.url, '--out', out]);
+    const r = await cli(['simulate', '--stack', 'prod', '--registry', reg.url, '--insecure-registry', '--out', out]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`^release +payments-worker +release-2\\.1\\.0 +2/4 +${pushed.get('payments/worker:release-2.1.0')}$`, 'm'));
@@ -278,20 +278,20 @@ describeRegistry(`simulate against a docker-registry behind bearer-token auth${s
 
   it('gets a token from the realm with the given credentials and lists tags', async () => {
     const before = reg.tokenRequests();
-    const c = new RegistryClient({ baseUrl: reg.url, credentials: async () => reg.credentials, pageSize: 1 });
+    const c = new RegistryClient({ insecure: true, baseUrl: reg.url, credentials: async () => reg.credentials, allowedRealms: [reg.realm!], pageSize: 1 });
     expect(await c.listTags('payments/worker')).toEqual(['branch-dev-1700000700-abcdef2', 'branch-staging-1700000800-abcdef3']);
     // One token for the scope, reused across pages.
     expect(reg.tokenRequests() - before).toBe(1);
   });
 
   it('without credentials the token service refuses, and the message says where', async () => {
-    const c = new RegistryClient({ baseUrl: reg.url });
+    const c = new RegistryClient({ insecure: true, baseUrl: reg.url });
     await expect(c.listTags('checkout-api')).rejects.toBeInstanceOf(RegistryError);
     await expect(c.listTags('checkout-api')).rejects.toThrow(/token service http:\/\/127\.0\.0\.1:\d+\/token refused a token for 'repository:checkout-api:pull' \(401\)/);
   });
 
   it('CLI with TAGFLOW_REGISTRY_USERNAME/PASSWORD', async () => {
-    const r = await cli(['simulate', '--stack', 'dev', '--registry', reg.url, '--out', tmpDir()], {
+    const r = await cli(['simulate', '--stack', 'dev', '--registry', reg.url, '--insecure-registry', '--registry-token-realm', reg.realm!, '--out', tmpDir()], {
       TAGFLOW_REGISTRY_USERNAME: reg.credentials!.username,
       TAGFLOW_REGISTRY_PASSWORD: reg.credentials!.password,
     });

@@ -42,14 +42,16 @@ describe('tree writer', () => {
     expect(() => writeTree(out, 's', new Map([['/etc/evil.yaml', 'x']]))).toThrow(/outside the tree/);
   });
 
-  test('leaves no staging folder behind, also when a write fails midway', () => {
+  test('a folder where a file must go stops the run before any change, and leaves no staging folder behind', () => {
     const out = tmpDir();
-    writeTree(out, 's', new Map([['a.yaml', 'a\n']]));
-    // A folder where a file should go makes the rename fail.
+    writeTree(out, 's', new Map([['a.yaml', 'a\n'], ['blocked.yaml', 'b\n']]));
+    fs.rmSync(path.join(out, 'blocked.yaml'));
     fs.mkdirSync(path.join(out, 'blocked.yaml'));
-    fs.writeFileSync(path.join(out, '.tagflow', 's.json'), JSON.stringify({ version: 1, owner: 's', files: [{ path: 'a.yaml', sha256: '' }, { path: 'blocked.yaml', sha256: '' }] }));
-    expect(() => writeTree(out, 's', new Map([['a.yaml', 'a2\n'], ['blocked.yaml', 'b\n']]))).toThrow();
-    expect(fs.readdirSync(out).filter((f) => f.startsWith('.tagflow-tmp-'))).toEqual([]);
+    const before = snapshotTree(out);
+    expect(() => writeTree(out, 's', new Map([['a.yaml', 'a2\n'], ['blocked.yaml', 'b2\n']]))).toThrow(/a folder stands where a file must be \(EISDIR\)/);
+    expect(snapshotTree(out)).toEqual(before);
+    expect(fs.existsSync(path.join(out, '.tagflow', 'txn'))).toBe(false);
+    expect(fs.existsSync(path.join(out, '.tagflow', 'lock'))).toBe(false);
   });
 
   test('each written file is complete: it is renamed into place, never written in place', () => {

@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMap, parseAllDocuments, type Document } from 'yaml';
-import { compileGoRegex, goRegexError, templateRefs } from '../engines/policy/go-regex';
+import { compileGoRegex, expandGoTemplate, goRegexError, templateRefs } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
-import { findMarkedValues, lineOf, type ParsedDocument } from '../engines/markers/marker';
+import { findMarkedValues, isTooDeep, lineFinder, UNTRUSTED_YAML, type ParsedDocument } from '../engines/markers/marker';
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
+import { LIMITS } from '../limits';
 import { TIER_PRESETS } from '../model/tiers';
 import { renderTag } from '../model/tag-scheme';
 
@@ -32,15 +33,15 @@ interface TreeObject {
 
 
 /** Line of a key path inside a document, or the document's first line. */
-function lineIn(text: string, doc: Document, keyPath: string[]): number {
+function lineIn(line: (offset: number) => number, doc: Document, keyPath: string[]): number {
   const node = doc.getIn(keyPath, true) as { range?: [number, number, number] } | undefined;
   const fallback = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-  return lineOf(text, node?.range?.[0] ?? fallback);
+  return line(node?.range?.[0] ?? fallback);
 }
 
 interface LoadedTree {
   /** Flux image automation objects, with their document for line lookups. */
-  readonly objects: (TreeObject & { doc: Document; text: string })[];
+  readonly objects: (TreeObject & { doc: Document; lineOf: (offset: number) => number })[];
   /** The files that hold a marker: their text and parsed documents. */
   readonly markedFiles: Map<string, { text: string; docs: ParsedDocument[] }>;
 }
@@ -66,20 +67,40 @@ export function loadTree(root: string): LoadedTree {
   const objects: LoadedTree['objects'] = [];
   const markedFiles: LoadedTree['markedFiles'] = new Map();
   for (const rel of rels) {
-    const text = fs.readFileSync(path.join(root, rel), 'utf8');
-    // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
-    const hasMarker = text.includes('"$imagepolicy"');
-    if (!hasMarker && !text.includes(IMAGE_API)) continue;
-    const docs = parseAllDocuments(text);
-    if (hasMarker) markedFiles.set(rel, { text, docs });
-    for (const doc of docs) {
-      if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
-      const apiVersion = doc.get('apiVersion');
-      if (typeof apiVersion !== 'string' || !apiVersion.startsWith(IMAGE_API) || typeof doc.get('kind') !== 'string') continue;
-      objects.push({ file: rel, line: lineIn(text, doc, []), obj: doc.toJS(), doc, text });
+    const full = path.join(root, rel);
+    const size = fs.statSync(full).size;
+    if (size > LIMITS.treeFileBytes) throw new UnreadableTreeError(`${full}: is ${size} bytes; check reads YAML files of at most ${LIMITS.treeFileBytes} bytes (16 MiB)`);
+    const text = fs.readFileSync(full, 'utf8');
+    try {
+      loadFile(rel, full, text, objects, markedFiles);
+    } catch (e) {
+      if (isTooDeep(e)) throw new UnreadableTreeError(`${full}: the YAML nests too deeply to parse`);
+      throw e;
     }
   }
   return { objects, markedFiles };
+}
+
+function loadFile(rel: string, full: string, text: string, objects: LoadedTree['objects'], markedFiles: LoadedTree['markedFiles']): void {
+  // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
+  const hasMarker = text.includes('"$imagepolicy"');
+  if (!hasMarker && !text.includes(IMAGE_API)) return;
+  const docs = parseAllDocuments(text, UNTRUSTED_YAML);
+  const line = lineFinder(text);
+  if (hasMarker) markedFiles.set(rel, { text, docs });
+  for (const doc of docs) {
+    if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
+    const apiVersion = doc.get('apiVersion');
+    if (typeof apiVersion !== 'string' || !apiVersion.startsWith(IMAGE_API) || typeof doc.get('kind') !== 'string') continue;
+    let obj: unknown;
+    try {
+      obj = doc.toJS({ maxAliasCount: LIMITS.yamlAliases });
+    } catch (e) {
+      if (!(e instanceof ReferenceError)) throw e;
+      throw new UnreadableTreeError(`${full}:${lineIn(line, doc, [])}: uses YAML aliases more than ${LIMITS.yamlAliases} times (an alias bomb?)`);
+    }
+    objects.push({ file: rel, line: lineIn(line, doc, []), obj, doc, lineOf: line });
+  }
 }
 
 const ECR_HOST = /^(\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.com(\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)|public\.ecr\.aws)$/;
@@ -91,7 +112,8 @@ function numericalMayFail(filter: { pattern?: string; extract?: string } | undef
   const numericGroup = /^(\[0-9\]|\\d)(\+|\*|\{\d+(,\d*)?\})?$/;
   if (!filter?.extract) return !/^\^(\[0-9\]|\\d)(\+|\{\d+(,\d*)?\})\$$/.test(pattern);
   // Every piece of the template must be a group whose body is digits only, and no literal text.
-  const literal = filter.extract.replace(/\$\{[^}]*\}|\$[\p{L}\p{Nd}_]+/gu, '');
+  // The template expanded with every group empty is its literal text (Go's own parse of `$name`, `${name}`).
+  const literal = expandGoTemplate(filter.extract, { groups: [], names: {} });
   if (literal.length > 0) return true;
   const groups = groupBodies(pattern);
   return templateRefs(filter.extract).some((r) => {
@@ -99,6 +121,9 @@ function numericalMayFail(filter: { pattern?: string; extract?: string } | undef
     return body === undefined || !numericGroup.test(body);
   });
 }
+
+/** A named group's opening at a given index (sticky: no copy of the pattern's tail per `(`). */
+const NAMED_GROUP = /\(\?P?<([A-Za-z0-9_]+)>/y;
 
 /** Source text of each capture group of a pattern, by index and by name. */
 function groupBodies(pattern: string): { byIndex: Record<number, string>; byName: Record<string, string> } {
@@ -117,7 +142,8 @@ function groupBodies(pattern: string): { byIndex: Record<number, string>; byName
       continue;
     }
     if (c === '(') {
-      const named = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(pattern.slice(i));
+      NAMED_GROUP.lastIndex = i;
+      const named = NAMED_GROUP.exec(pattern);
       if (named) {
         stack.push({ start: i + named[0].length, index: ++n, name: named[1] });
         i += named[0].length - 1;
@@ -195,7 +221,7 @@ export function lint(root: string): Finding[] {
     const ns = nsOf(p);
     const name = obj.metadata?.name;
     const spec = obj.spec ?? {};
-    const at = (...k: string[]) => lineIn(p.text, p.doc, ['spec', ...k]);
+    const at = (...k: string[]) => lineIn(p.lineOf, p.doc, ['spec', ...k]);
     if (!usedPolicies.has(`${ns}/${name}`)) add(file, p.line, 'policy-unused', `ImagePolicy ${ns}/${name} is used by no marker`);
     const pattern = spec.filterTags?.pattern;
     let patternOk = true;
@@ -241,7 +267,7 @@ export function lint(root: string): Finding[] {
   for (const r of repositories) {
     const spec = r.obj.spec ?? {};
     const image = String(spec.image ?? '');
-    const at = (k: string) => lineIn(r.text, r.doc, ['spec', k]);
+    const at = (k: string) => lineIn(r.lineOf, r.doc, ['spec', k]);
     const host = image.split('/')[0];
     if (image.includes('://') || image.slice(host.length).includes(':') || image.includes('@')) {
       add(r.file, at('image'), 'image-url-invalid', `image '${image}' must have no scheme, tag or digest (the controller stalls with ImageURLInvalid)`);

@@ -1,3 +1,20 @@
+/**
+ * The exit codes of every command (README: "Exit codes"). Commands return ok/findings; errors carry theirs.
+ */
+export const EXIT = {
+  ok: 0,
+  /** check findings, simulate selecting nothing for an app, synth's own check failing, promote refused. */
+  findings: 1,
+  /** bad input: arguments, stack files, tags files, an invalid index in the tree. */
+  badInput: 2,
+  /** a registry (or AWS) is unreachable, refuses, answers garbage, or sends bytes that fail verification. */
+  network: 3,
+  /** the local file system: full, read-only, permission denied, a link or a file in the way, the tree locked by another run. */
+  localIo: 4,
+  /** a bug in tagflow (the stack trace is printed). */
+  internal: 70,
+} as const;
+
 /** Errors a user can fix carry an exit code; anything else is a bug and keeps its stack trace. */
 export interface UserError extends Error {
   readonly exitCode: number;

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { isUserError } from './errors';
+import { EXIT, isUserError, UsageError } from './errors';
+import { describeSystemError, isSystemError } from '../io-errors';
+import { LIMITS } from '../limits';
 
 /**
  * The `tagflow` command. Each command's module is loaded only when it runs, so `tagflow --help` and the
@@ -10,7 +12,11 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('Typed GitOps image automation for Flux CD and Amazon ECR')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option('--debug', 'on an error, print the stack trace too');
+  const insecureRegistry = () => new Option('--insecure-registry', 'allow an http:// registry (and http:// token realms): credentials and images travel unencrypted');
+  const tokenRealm = () =>
+    new Option('--registry-token-realm <origin...>', "token service origins (bearer realms) that may receive the registry credentials besides the registry's own origin");
   const configDir = new Option('--config-dir <dir>', 'folder with the Pulumi.<stack>.yaml files').default(process.cwd(), 'the current folder');
 
   program
@@ -71,6 +77,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('-a, --app <app...>', 'only these apps')
     .option('-o, --out <dir>', 'GitOps tree whose current marker values are the starting point (read only)', 'dist')
     .option('--json', 'print {selections, diff} as JSON')
+    .addOption(insecureRegistry())
+    .addOption(tokenRealm())
     .addOption(configDir)
     .action(async (o) => {
       const { runSimulate } = await import('./commands/simulate');
@@ -86,6 +94,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--from-stack <name>', 'the stack whose staging tier ran the image (default: the one that runs the app in staging)')
     .option('--tree <dir>', "checkout of the GitOps repository's staging branch (staging's marker values)", 'dist')
     .option('--registry <url>', 'registry origin replacing the ECR hosts of both images (a mirror or a local registry)')
+    .addOption(insecureRegistry())
+    .addOption(tokenRealm())
     .addOption(configDir)
     .action(async (o) => {
       const { runPromote } = await import('./commands/promote');
@@ -128,23 +138,35 @@ export function buildProgram(out: (s: string) => void): Command {
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of process.stdin) {
+    size += (c as Buffer).length;
+    if (size > LIMITS.stdinBytes) throw new UsageError(`standard input is larger than ${LIMITS.stdinBytes} bytes (32 MiB)`);
+    chunks.push(c as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Runs the CLI; returns the exit code. Expected errors print one clear message, never a stack trace. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
   const program = buildProgram(out);
+  const debug = () => program.getOptionValue('debug') === true || argv.includes('--debug');
+  const stack = (e: unknown) => (debug() && e instanceof Error && e.stack ? `${e.stack}\n${e.cause instanceof Error && e.cause.stack ? `cause: ${e.cause.stack}\n` : ''}` : '');
   try {
     await program.parseAsync(argv);
     return (program.getOptionValue('exit') as number | undefined) ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (isUserError(e)) {
-      process.stderr.write(`tagflow: ${e.message}\n`);
+      process.stderr.write(`tagflow: ${e.message}\n${stack(e)}`);
       return e.exitCode;
     }
+    // The local file system failed (full, read-only, no permission, a file where a folder must be): exit 4.
+    if (isSystemError(e)) {
+      process.stderr.write(`tagflow: ${describeSystemError(e)}\n${stack(e)}`);
+      return EXIT.localIo;
+    }
     process.stderr.write(`tagflow: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 70;
+    return EXIT.internal;
   }
 }

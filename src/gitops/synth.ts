@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import { EnvironmentGitOps } from '../flux/environment-gitops';
@@ -8,7 +7,9 @@ import { markerValues } from '../engines/markers/marker';
 import { apiObjectsOf, manifestFilesOf, renderManifestFile } from './render';
 import type { ManifestFile } from '../flux/manifest-file';
 import { markersOf } from '../flux/markers';
-import { checkTree, readIndex, writeTree, type TreeWriteResult } from './tree-writer';
+import { readIndex, withTree, type TreeWriteResult } from './tree-writer';
+import { readTreeFile } from './tree-paths';
+import type { Recovery } from './tree-journal';
 import { ConfigError } from '../model/errors';
 import { bundledChartFiles } from './bundled-chart';
 import { withInitialRefs, type InitialRefs } from './initial-tags';
@@ -32,8 +33,9 @@ function preservedMarkerReader(outDir: string | undefined, stack: string): (file
   const owned = outDir ? new Set(readIndex(outDir, stack)?.files.map((f) => f.path)) : new Set<string>();
   return (file) => {
     if (!owned.has(file.path) || !apiObjectsOf(file).some((o) => markersOf(o).length > 0)) return undefined;
-    const full = path.join(outDir!, file.path);
-    return fs.existsSync(full) ? markerValues(fs.readFileSync(full, 'utf8')) : undefined;
+    // Read through the tree's containment rules: a link standing in for the file is refused, not followed.
+    const bytes = readTreeFile(outDir!, file.path);
+    return bytes ? markerValues(bytes.toString('utf8')) : undefined;
   };
 }
 
@@ -72,30 +74,34 @@ export interface SynthOptions {
 export interface SynthResult {
   readonly outputs: readonly StackOutput[];
   readonly results: ReadonlyMap<string, TreeWriteResult>;
+  /** What was done to an earlier run found unfinished in the tree (killed, power cut). */
+  readonly recovered: Recovery;
 }
 
 /**
- * Renders the stacks and writes them. Every stack is loaded, validated and rendered, and every target path
- * checked, before the first byte is written: bad input changes nothing on disk.
+ * Renders the stacks and writes them. Every stack is loaded and validated before the tree is opened, then,
+ * under the tree's lock and after any unfinished earlier run is completed, rendered (keeping the marker
+ * values in the tree) and written as one transaction: bad input changes nothing on disk.
  */
 export function synth(opts: SynthOptions): SynthResult {
   const stacks = opts.stacks?.length ? [...opts.stacks] : listStacks(opts.configDir);
   if (stacks.length === 0) {
     throw new ConfigError(path.join(opts.configDir, 'Pulumi.<stack>.yaml'), [{ path: [], message: 'no stack files found' }]);
   }
-  const outputs = stacks.map((s) => synthesizeEnvironment(withInitialRefs(loadStack(opts.configDir, s), opts.initialRefs?.get(s)), s, opts.outDir));
+  const environments = stacks.map((s) => ({ stack: s, environment: withInitialRefs(loadStack(opts.configDir, s), opts.initialRefs?.get(s)) }));
   const envNames = new Map<string, string>();
-  for (const o of outputs) {
-    const prev = envNames.get(o.environment.name);
+  for (const { stack, environment } of environments) {
+    const prev = envNames.get(environment.name);
     if (prev) {
-      throw new ConfigError(`Pulumi.${o.stack}.yaml`, [
-        { path: ['name'], value: o.environment.name, message: `is also the environment name of stack '${prev}'; each stack renders its own clusters/<name>` },
+      throw new ConfigError(`Pulumi.${stack}.yaml`, [
+        { path: ['name'], value: environment.name, message: `is also the environment name of stack '${prev}'; each stack renders its own clusters/<name>` },
       ]);
     }
-    envNames.set(o.environment.name, o.stack);
+    envNames.set(environment.name, stack);
   }
-  for (const o of outputs) checkTree(opts.outDir, o.files);
-  const results = new Map<string, TreeWriteResult>();
-  for (const o of outputs) results.set(o.stack, writeTree(opts.outDir, o.stack, o.files));
-  return { outputs, results };
+  return withTree(opts.outDir, (tree) => {
+    const outputs = environments.map(({ stack, environment }) => synthesizeEnvironment(environment, stack, tree.root));
+    const results = tree.write(outputs.map((o) => ({ owner: o.stack, files: o.files })));
+    return { outputs, results, recovered: tree.recovered };
+  });
 }

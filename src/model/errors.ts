@@ -1,6 +1,8 @@
 /** One problem in a stack file: where (field path), what (the value) and which rule it breaks. */
 export interface ConfigIssue {
   readonly path: readonly (string | number)[];
+  /** 1-based line and column in the file, for problems of the file itself (YAML syntax, tags, aliases). */
+  readonly at?: { readonly line: number; readonly col: number };
   readonly value?: unknown;
   readonly message: string;
 }
@@ -22,7 +24,7 @@ export class ConfigError extends Error {
     public readonly file: string,
     public readonly issues: readonly ConfigIssue[],
   ) {
-    super(issues.map((i) => `${file}: ${formatPath(i.path)}: ${i.value === undefined ? '' : `${formatValue(i.value)} `}${i.message}`).join('\n'));
+    super(issues.map((i) => (i.at ? `${file}:${i.at.line}:${i.at.col}: ${i.message}` : `${file}: ${formatPath(i.path)}: ${i.value === undefined ? '' : `${formatValue(i.value)} `}${i.message}`)).join('\n'));
     this.name = 'ConfigError';
   }
 }

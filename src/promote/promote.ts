@@ -26,6 +26,10 @@ export interface PromoteOptions {
   readonly tree: string;
   /** Registry origin replacing the ECR hosts of both images (a mirror, or a local registry in tests). */
   readonly registry?: string;
+  /** Allow an http:// registry (and http:// token realms). */
+  readonly insecureRegistry?: boolean;
+  /** Token service origins that may receive the credentials besides the registry's own. */
+  readonly registryTokenRealm?: readonly string[];
 }
 
 export interface PromotionPlan {
@@ -76,9 +80,9 @@ export function planPromotion(opts: PromoteOptions): PromotionPlan {
   return { source: { app: source, tag, digest, file: rel }, target: { app: target, tag: renderTag(target.tagScheme, { version: opts.version, time: 0, sha: '' }) } };
 }
 
+/** Where an app's image lives: its own registry (plain HTTP when the stack says insecure), or `registry` instead. */
 function locate(app: AppTier, registry: string | undefined) {
-  const url = registry ?? appRegistryUrl(app);
-  return { url, repository: app.repository };
+  return { url: registry ?? appRegistryUrl(app), insecure: registry === undefined && app.registry.insecure, repository: app.repository };
 }
 
 /**
@@ -87,10 +91,10 @@ function locate(app: AppTier, registry: string | undefined) {
  */
 export async function promote(opts: PromoteOptions): Promise<{ plan: PromotionPlan; result: CopyResult }> {
   const plan = planPromotion(opts);
-  const client = registryClients();
+  const client = registryClients({ insecure: opts.insecureRegistry, allowedRealms: opts.registryTokenRealm });
   const src = locate(plan.source.app, opts.registry);
   const dst = locate(plan.target.app, opts.registry);
-  const source = { client: client(src.url), repository: src.repository };
+  const source = { client: client(src.url, src.insecure), repository: src.repository };
   if (plan.source.digest) {
     // The tag staging ran must still name the digest staging ran (ECR tags are immutable; other registries may not be).
     const now = await source.client.resolveDigest(source.repository, plan.source.tag);
@@ -98,6 +102,10 @@ export async function promote(opts: PromoteOptions): Promise<{ plan: PromotionPl
       throw new PromotionRefusedError(`${plan.source.tag} now points at ${now}, but staging runs ${plan.source.digest}; refusing to guess which one was tested`);
     }
   }
-  const result = await copyImage(source, plan.source.digest ?? plan.source.tag, { client: client(dst.url), repository: dst.repository }, plan.target.tag);
+  // Without a pinned digest, the tag is resolved to a digest first, and everything is then fetched by
+  // digest and verified against it: the bytes promoted are the bytes that digest names.
+  const digest = plan.source.digest ?? (await source.client.resolveDigest(source.repository, plan.source.tag));
+  if (!digest) throw new PromotionRefusedError(`${src.url}/${src.repository}:${plan.source.tag} does not exist in the registry`);
+  const result = await copyImage(source, digest, { client: client(dst.url, dst.insecure), repository: dst.repository }, plan.target.tag);
   return { plan, result };
 }

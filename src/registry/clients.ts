@@ -1,4 +1,4 @@
-import { RegistryClient, normalizeRegistryUrl, type RegistryCredentials } from './oci-client';
+import { RegistryClient, RegistryRun, normalizeRegistryUrl, type RegistryCredentials, type RegistryLimits } from './oci-client';
 import { ecrCredentials, parseEcrHost } from './ecr-auth';
 import type { AppTier } from '../model/tiers';
 
@@ -18,14 +18,34 @@ export function credentialsFor(baseUrl: string, env: NodeJS.ProcessEnv = process
 
 /**
  * One client per registry origin, each with the credentials `credentialsFor` picks (ECR tokens for ECR
- * hosts), so a command talking to several repositories logs in once per registry.
+ * hosts), so a command talking to several repositories logs in once per registry. `insecure` allows
+ * plain HTTP for one registry (one the stack declares `insecure`), on top of the pool's own setting.
  */
-export function registryClients(opts: { pageSize?: number; timeoutMs?: number } = {}): (url: string) => RegistryClient {
+export function registryClients(opts: RegistryPoolOptions = {}): (url: string, insecure?: boolean) => RegistryClient {
   const clients = new Map<string, RegistryClient>();
-  return (url) => {
-    const origin = normalizeRegistryUrl(url);
+  // One budget (bytes, deadline) for everything the command reads, whichever registry it comes from.
+  const run = new RegistryRun(opts.limits);
+  return (url, insecureRegistry = false) => {
+    const insecure = opts.insecure === true || insecureRegistry;
+    const origin = normalizeRegistryUrl(url, insecure);
     let c = clients.get(origin);
-    if (!c) clients.set(origin, (c = new RegistryClient({ baseUrl: origin, credentials: credentialsFor(origin), ...opts })));
+    if (!c) {
+      c = new RegistryClient({ baseUrl: origin, credentials: credentialsFor(origin), pageSize: opts.pageSize, insecure, allowedRealms: opts.allowedRealms, run });
+      clients.set(origin, c);
+    }
     return c;
   };
+}
+
+/** The client of an app's own registry (plain HTTP exactly when the stack declares the registry insecure). */
+export function appRegistryClient(pool: ReturnType<typeof registryClients>, app: Pick<AppTier, 'registry'>): RegistryClient {
+  return pool(appRegistryUrl(app), app.registry.insecure);
+}
+
+/** How a command talks to registries: plain HTTP allowed, extra token realms trusted with credentials, limits. */
+export interface RegistryPoolOptions {
+  readonly pageSize?: number;
+  readonly insecure?: boolean;
+  readonly allowedRealms?: readonly string[];
+  readonly limits?: Partial<RegistryLimits>;
 }

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { LIMITS } from '../limits';
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
-import { appRegistryUrl, registryClients } from '../registry/clients';
+import { appRegistryClient, registryClients, type RegistryPoolOptions } from '../registry/clients';
 import type { ListedTag, TagSource } from './simulate';
 
 /** A tags file names no repository of the stack, or is not the documented shape: exit 2. */
@@ -12,14 +13,12 @@ export class TagsFileError extends Error {
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
+const tag = z.string().min(1).max(LIMITS.tagLength, `an OCI tag has at most ${LIMITS.tagLength} characters`);
 const TagsFileSchema = z.record(
-  z.string(),
-  z.array(
-    z.union([
-      z.string().min(1),
-      z.strictObject({ tag: z.string().min(1), digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional() }),
-    ]),
-  ),
+  z.string().max(LIMITS.fieldLength),
+  z
+    .array(z.union([tag, z.strictObject({ tag, digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional() })]))
+    .max(LIMITS.tagsPerRepository, `a repository has at most ${LIMITS.tagsPerRepository} tags here`),
 );
 
 /**
@@ -29,7 +28,9 @@ const TagsFileSchema = z.record(
 export function tagsFileSource(file: string, environment: ResolvedEnvironment): TagSource {
   let raw: unknown;
   try {
-    raw = parse(fs.readFileSync(file, 'utf8'));
+    const size = fs.statSync(file).size;
+    if (size > LIMITS.stdinBytes) throw new Error(`it is ${size} bytes; a tags file may be at most ${LIMITS.stdinBytes} (32 MiB)`);
+    raw = parse(fs.readFileSync(file, 'utf8'), { prettyErrors: false, maxAliasCount: LIMITS.yamlAliases });
   } catch (e) {
     throw new TagsFileError(`${file}: cannot be read as YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -71,10 +72,10 @@ export function tagsFileSource(file: string, environment: ResolvedEnvironment): 
  * the generic registry), or with `registry` set, in that registry instead (a mirror; `ecr` is the same as
  * unset). ECR hosts get a token from `GetAuthorizationToken`.
  */
-export function registrySource(registry?: string, opts: { pageSize?: number; timeoutMs?: number } = {}): TagSource {
+export function registrySource(registry?: string, opts: RegistryPoolOptions = {}): TagSource {
   const client = registryClients(opts);
   const own = registry === undefined || registry === 'ecr';
-  const clientFor = (app: AppTier) => client(own ? appRegistryUrl(app) : registry);
+  const clientFor = (app: AppTier) => (own ? appRegistryClient(client, app) : client(registry));
   const cache = new Map<string, Promise<string[]>>();
   return {
     name: own ? "each app's registry" : registry,

@@ -30,6 +30,8 @@ export interface TestRegistry {
   readonly url: string;
   /** Credentials the token service accepts (token auth only). */
   readonly credentials?: { username: string; password: string };
+  /** Origin of the token service (token auth only): another port, so another origin than the registry. */
+  readonly realm?: string;
   /** Number of token requests served (token auth only). */
   tokenRequests(): number;
   /** An Authorization header for seeding with plain HTTP. */
@@ -136,6 +138,7 @@ export async function startRegistry(opts: { auth?: 'token' } = {}): Promise<Test
   return {
     url,
     credentials: token ? creds : undefined,
+    realm: token ? new URL(token.realm).origin : undefined,
     tokenRequests: () => token?.count() ?? 0,
     async authFor(repository): Promise<Record<string, string>> {
       if (!token) return {};

@@ -1,3 +1,4 @@
+import { LIMITS } from '../../limits';
 import { evaluatePolicy, PolicyError, type PolicySpec } from '../../engines/policy/evaluate';
 
 export interface PolicyEvalInput extends PolicySpec {
@@ -9,6 +10,9 @@ function shapeError(input: unknown): string | undefined {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'input must be a JSON object';
   const i = input as Record<string, unknown>;
   if (!Array.isArray(i.tags) || i.tags.some((t) => typeof t !== 'string')) return 'tags must be an array of strings';
+  if (i.tags.length > LIMITS.tagsPerRepository) return `tags has ${i.tags.length} entries; at most ${LIMITS.tagsPerRepository} (the tags of one repository)`;
+  const long = (i.tags as string[]).findIndex((t) => t.length > LIMITS.tagLength);
+  if (long >= 0) return `tags[${long}] is ${(i.tags[long] as string).length} characters; an OCI tag has at most ${LIMITS.tagLength}`;
   if (i.exclusionList !== undefined && (!Array.isArray(i.exclusionList) || i.exclusionList.some((t) => typeof t !== 'string'))) {
     return 'exclusionList must be an array of strings';
   }

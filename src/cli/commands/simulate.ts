@@ -16,6 +16,8 @@ export interface SimulateCommandOptions {
   readonly tier?: string[];
   /** Only these apps (default: all). */
   readonly app?: string[];
+  readonly insecureRegistry?: boolean;
+  readonly registryTokenRealm?: string[];
 }
 
 /**
@@ -31,7 +33,7 @@ export async function runSimulate(opts: SimulateCommandOptions, log: (s: string)
   const tree = new Map<string, string>();
   for (const [rel, content] of synthesized.files) if (typeof content === 'string') tree.set(rel, content);
   // The tags file may list every repository of the stack, not only the filtered ones.
-  const source = opts.tags ? tagsFileSource(opts.tags, full) : registrySource(opts.registry);
+  const source = opts.tags ? tagsFileSource(opts.tags, full) : registrySource(opts.registry, { insecure: opts.insecureRegistry, allowedRealms: opts.registryTokenRealm });
   const result = await simulate(environment, tree, source);
   const diff = unifiedDiff(result.files);
   if (opts.json) {

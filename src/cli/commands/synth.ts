@@ -26,7 +26,11 @@ export async function runSynth(opts: SynthCommandOptions, log: (s: string) => vo
       initialRefs.set(stack, refs);
     }
   }
-  const { outputs, results } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack, initialRefs });
+  const { outputs, results, recovered } = synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack, initialRefs });
+  if (recovered === 'completed' || recovered === 'rolled back' || recovered === 'discarded') {
+    const what = { completed: 'completed its committed changes', 'rolled back': 'undid its partial changes', discarded: 'discarded its staged files (it had changed nothing)' }[recovered];
+    process.stderr.write(`tagflow: an earlier run into ${opts.out} was interrupted; ${what} before this one\n`);
+  }
   for (const o of outputs) {
     const r = results.get(o.stack)!;
     log(

@@ -48,9 +48,37 @@ export interface MarkedValue {
 
 /** 1-based line of a character offset. */
 export function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
+  return lineFinder(text)(offset);
+}
+
+/**
+ * The 1-based line of any offset of one text, by binary search over its newline offsets (built once): a
+ * file with many markers costs O(n + m log n), not a scan from the start per marker.
+ */
+export function lineFinder(text: string): (offset: number) => number {
+  const newlines: number[] = [];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) newlines.push(i);
+  return (offset) => {
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (newlines[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  };
+}
+
+/**
+ * Options for parsing YAML that tagflow did not write (trees, tags files). The library's pretty errors
+ * compute each error's line with a scan from the start: quadratic on a file full of errors.
+ */
+export const UNTRUSTED_YAML = { prettyErrors: false } as const;
+
+/** The YAML parser (and its visitors) recurse per nesting level: a deep enough file overflows the stack. */
+export function isTooDeep(e: unknown): boolean {
+  return (e as Error | undefined)?.name === 'RangeError' && /call stack/i.test((e as Error).message);
 }
 
 /**
@@ -59,9 +87,19 @@ export function lineOf(text: string, offset: number): number {
  * no same-line comment that is not a marker).
  */
 export function findMarkedValues(text: string, parsed?: readonly ParsedDocument[]): MarkedValue[] {
+  try {
+    return markedValuesOf(text, parsed);
+  } catch (e) {
+    if (isTooDeep(e)) return []; // Flux cannot parse such a file either: it has no markers for Flux
+    throw e;
+  }
+}
+
+function markedValuesOf(text: string, parsed?: readonly ParsedDocument[]): MarkedValue[] {
   const out: MarkedValue[] = [];
   if (!text.includes('"$imagepolicy"')) return out;
-  for (const doc of parsed ?? parseAllDocuments(text)) {
+  const line = lineFinder(text);
+  for (const doc of parsed ?? parseAllDocuments(text, UNTRUSTED_YAML)) {
     if ('errors' in doc && doc.errors.length) continue;
     visit(doc, {
       Scalar(key, node, path) {
@@ -72,7 +110,7 @@ export function findMarkedValues(text: string, parsed?: readonly ParsedDocument[
           marker = parseMarkerComment(node.commentBefore.split('\n').pop() ?? '');
         }
         if (!marker || !(isPair(parent) || isSeq(parent))) return;
-        out.push({ marker, value: String(node.value ?? ''), line: lineOf(text, node.range?.[0] ?? 0), node });
+        out.push({ marker, value: String(node.value ?? ''), line: line(node.range?.[0] ?? 0), node });
       },
     });
   }
@@ -92,7 +130,9 @@ export function markerValues(text: string): Map<string, string> {
 }
 
 /** `key: value # {"$imagepolicy": ...}` with a plain or quoted scalar on one line: the shape tagflow and Flux write. */
-const SIMPLE_MARKED_LINE = /^ *(?:- +)?[A-Za-z0-9_.\/-]+: +("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"'#&*!|>%@`{}[\],][^#]*?) +(#.*)$/;
+// The plain value is a run of non-space, non-# characters and inner space runs each followed by such a
+// character: unambiguous, so matching is linear (a lazy `[^#]*?` before ` +#` was quadratic in spaces).
+const SIMPLE_MARKED_LINE = /^ *(?:- +)?[A-Za-z0-9_.\/-]+: +("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s"'#&*!|>%@`{}[\],](?:[^# ]| +[^# ])*) +(#.*)$/;
 
 /**
  * markerValues without building a YAML AST, for files whose every marker sits on a simple one-line
@@ -111,7 +151,7 @@ export function markerValuesByLine(text: string): Map<string, string> | undefine
     if (!match || !marker) return undefined;
     if (m.has(marker.ref)) continue;
     // The scalar's own YAML reading (quotes, escapes, `1.0` → "1"), as findMarkedValues reports it.
-    const doc = parseDocument(match[1]!);
+    const doc = parseDocument(match[1]!, UNTRUSTED_YAML);
     if (doc.errors.length || !isScalar(doc.contents)) return undefined;
     m.set(marker.ref, String(doc.contents.value ?? ''));
   }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isSeq, parseAllDocuments, visit, type Scalar } from 'yaml';
-import { lineOf, parseMarkerComment, type ImagePolicyMarker } from './marker';
+import { isTooDeep, lineFinder, parseMarkerComment, UNTRUSTED_YAML, type ImagePolicyMarker } from './marker';
 
 /**
  * image-automation-controller's Setters strategy: rewrites the scalars marked with
@@ -91,9 +91,19 @@ function markerOf(node: Scalar, parent: unknown, index: unknown): ImagePolicyMar
 
 /** Applies the setters to one file's text. Returns the new text and the changes (none: text unchanged). */
 export function applySetters(text: string, ctx: SetterContext, file = ''): { text: string; changes: SetterChange[] } {
+  try {
+    return settersOn(text, ctx, file);
+  } catch (e) {
+    if (isTooDeep(e)) return { text, changes: [] }; // Flux skips files it cannot parse
+    throw e;
+  }
+}
+
+function settersOn(text: string, ctx: SetterContext, file: string): { text: string; changes: SetterChange[] } {
   const changes: SetterChange[] = [];
   if (!text.includes('"$imagepolicy"')) return { text, changes };
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, UNTRUSTED_YAML);
+  const line = lineFinder(text);
   if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) return { text, changes }; // Flux skips files it cannot parse
   const edits: { start: number; end: number; replacement: string }[] = [];
   for (const doc of docs) {
@@ -109,7 +119,7 @@ export function applySetters(text: string, ctx: SetterContext, file = ''): { tex
         const newValue = setterValue(marker, ref);
         if (newValue === oldValue) return;
         edits.push({ start: node.range[0], end: node.range[1], replacement: renderScalar(node, newValue) });
-        changes.push({ file, line: lineOf(text, node.range[0]), marker, oldValue, newValue });
+        changes.push({ file, line: line(node.range[0]), marker, oldValue, newValue });
       },
     });
   }

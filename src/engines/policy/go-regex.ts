@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { LIMITS } from '../../limits';
 
 /**
  * Go `regexp` (RE2) semantics for Flux's `filterTags.pattern`, `exclusionList` and `extract`.
@@ -33,6 +34,9 @@ const cache = new Map<string, GoRegex>();
 export function compileGoRegex(pattern: string): GoRegex {
   const hit = cache.get(pattern);
   if (hit) return hit;
+  if (pattern.length > LIMITS.regexLength) {
+    throw new GoRegexError(`the pattern is ${pattern.length} characters; tagflow compiles patterns of at most ${LIMITS.regexLength}`);
+  }
   let re: RE2JS;
   try {
     re = RE2JS.compile(pattern);

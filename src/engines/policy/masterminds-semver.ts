@@ -1,4 +1,6 @@
+import { RE2JS } from 're2js';
 import { SemVer } from 'semver';
+import { clip } from '../../limits';
 
 /**
  * Masterminds/semver v3 (the library image-reflector-controller uses) on top of the npm `semver` package.
@@ -49,17 +51,43 @@ export function compareVersions(a: SemVer, b: SemVer): number {
 
 const CV = String.raw`v?([0-9|xX*]+)(\.[0-9|xX*]+)?(\.[0-9|xX*]+)?(-([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?(\+([0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*))?`;
 const OPS = String.raw`=>|=<|~>|>=|<=|!=|=|>|<|~|\^`;
-const RANGE = new RegExp(String.raw`\s*(${CV})\s+-\s+(${CV})\s*`, 'g');
-const VALID_GROUP = new RegExp(String.raw`^(\s*(${OPS})?\s*(${CV})\s*,?)+$`);
-const FIND = new RegExp(String.raw`(${OPS})?\s*(${CV})`, 'g');
-const ONE = new RegExp(String.raw`^(${OPS})?\s*${CV}$`);
+/*
+ * Masterminds compiles these with Go's regexp (RE2), which runs in time linear in the input. JavaScript's
+ * backtracking RegExp does not: `VALID_GROUP` on `"1 "` repeated a few thousand times plus `!` never
+ * finished. re2js is RE2 (leftmost-first, Go's `\s`), so both the semantics and the linear bound are Go's.
+ */
+const RANGE = RE2JS.compile(String.raw`\s*(${CV})\s+-\s+(${CV})\s*`);
+/** The second version of a hyphen range: group 1 is the first version, then its 9 inner groups. */
+const RANGE_SECOND = 11;
+const VALID_GROUP = RE2JS.compile(String.raw`^(\s*(${OPS})?\s*(${CV})\s*,?)+$`);
+const FIND = RE2JS.compile(String.raw`(${OPS})?\s*(${CV})`);
+const ONE = RE2JS.compile(String.raw`^(${OPS})?\s*${CV}$`);
+
+/** Every non-overlapping match of `re` in `input`, left to right (the patterns here never match ''). */
+function* matches(re: RE2JS, input: string): Generator<{ start: number; end: number; group: (i: number) => string | undefined }> {
+  const m = re.matcher(input);
+  let from = 0;
+  while (from <= input.length && m.find(from)) {
+    const start = m.start();
+    const end = m.end();
+    yield { start, end, group: (i) => m.group(i) ?? undefined };
+    from = end > start ? end : end + 1;
+  }
+}
+
+/** Go's `FindStringSubmatch` for the anchored comparator pattern: groups, or undefined. */
+function matchOne(text: string): (string | undefined)[] | undefined {
+  const m = ONE.matcher(text);
+  if (!m.find()) return undefined;
+  return Array.from({ length: 11 }, (_, i) => m.group(i) ?? undefined);
+}
 
 const isX = (s: string | undefined) => s === 'x' || s === 'X' || s === '*';
 const isNum = (s: string) => /^\d+$/.test(s);
 
 function parseComparator(text: string): Comparator {
-  const m = ONE.exec(text.trim());
-  if (!m) throw new SemverRangeError(`improper constraint: ${text}`);
+  const m = matchOne(text.trim());
+  if (!m) throw new SemverRangeError(`improper constraint: ${clip(text)}`);
   const rawOp = m[1] ?? '';
   const major = m[2];
   const minor = m[3]?.slice(1);
@@ -87,13 +115,13 @@ function parseComparator(text: string): Comparator {
   }
   // Each numeric part must be a number (the character class also admits `1x`, `x1`, `|`).
   for (const p of [major, minor, patch]) {
-    if (p !== undefined && !isX(p) && !isNum(p)) throw new SemverRangeError(`improper constraint: ${text}`);
+    if (p !== undefined && !isX(p) && !isNum(p)) throw new SemverRangeError(`improper constraint: ${clip(text)}`);
   }
   let con: SemVer;
   try {
     con = new SemVer(ver, { loose: false });
   } catch {
-    throw new SemverRangeError(`improper constraint: ${text}`);
+    throw new SemverRangeError(`improper constraint: ${clip(text)}`);
   }
   const opMap: Record<string, Op> = {
     '': '=', '=': '=', '!=': '!=', '>': '>', '<': '<', '>=': '>=', '=>': '>=', '<=': '<=', '=<': '<=', '~': '~', '~>': '~', '^': '^',
@@ -157,15 +185,19 @@ function checkOne(v: SemVer, c: Comparator): boolean {
 /** Parses a Masterminds v3 constraint string; throws SemverRangeError as Flux's `InvalidPolicy`. */
 export function parseConstraint(source: string): Constraint {
   if (source.trim() === '') throw new SemverRangeError('improper constraint: (empty)');
-  const rewritten = source.replace(RANGE, (_all, a: string, ...rest: unknown[]) => {
-    // The second version is the first capture after the first CV's 9 inner groups.
-    const b = rest[9] as string;
-    return ` >= ${a}, <= ${b} `;
-  });
+  // Hyphen ranges `a - b` become `>= a, <= b`, as Masterminds' rewriteRange does.
+  let rewritten = '';
+  let last = 0;
+  for (const r of matches(RANGE, source)) {
+    rewritten += `${source.slice(last, r.start)} >= ${r.group(1)}, <= ${r.group(RANGE_SECOND)} `;
+    last = r.end;
+  }
+  rewritten += source.slice(last);
   const groups: Comparator[][] = [];
   for (const part of rewritten.split('||')) {
-    if (!VALID_GROUP.test(part)) throw new SemverRangeError(`improper constraint: ${part.trim() || source}`);
-    const found = part.match(FIND) ?? [part];
+    if (!VALID_GROUP.matcher(part).find()) throw new SemverRangeError(`improper constraint: ${clip(part.trim() || source)}`);
+    const all = [...matches(FIND, part)].map((f) => part.slice(f.start, f.end));
+    const found = all.length ? all : [part];
     groups.push(found.map(parseComparator));
   }
   return {
