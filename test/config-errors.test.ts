@@ -180,3 +180,18 @@ describe('model', () => {
     }
   });
 });
+
+describe('values git, Helm, registries and IAM would reject', () => {
+  const fails = (overrides: Record<string, unknown>, message: RegExp) => {
+    expect(() => resolveEnvironment(parseEnvironment(sampleEnvironment(overrides), 'f.yaml'))).toThrow(message);
+  };
+  test.each([
+    ['a branch git rejects', { gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 1, installationOwner: 'acme' }, mainBranch: 'main..x' } }, /gitops\.mainBranch: "main\.\.x"/],
+    ['a control character in the commit author', { gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 1, installationOwner: 'acme' }, commitAuthor: { name: 'bot\nEvil: x', email: 'b@x.io' } } }, /gitops\.commitAuthor\.name/],
+    ['an OIDC issuer with a wildcard', { cluster: { name: 'c', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/*', webhookUrl: 'https://h.example' } }, /cluster\.oidcIssuerUrl: "https:\/\/oidc\.eks\.eu-west-1\.amazonaws\.com\/id\/\*"/],
+    ['a chart version that is not SemVer', { apps: [{ name: 'api', chart: { oci: { url: 'oci://ghcr.io/acme/charts/api', tag: 'latest' } } }] }, /apps\[0\]\.chart/],
+    ['an OCI chart URL with a tag', { apps: [{ name: 'api', chart: { oci: { url: 'oci://ghcr.io/acme/charts/api:1.0.0' } } }] }, /apps\[0\]\.chart/],
+    ['an initial tag that is not an OCI tag', { apps: [{ name: 'api', tiers: { dev: { initialTag: '-bad' } } }] }, /apps\[0\]\.tiers\.dev\.initialTag: "-bad"/],
+    ["extract: ''", { tiers: { dev: { filterTags: { pattern: '^x-(?P<v>.*)$', extract: '' } } } }, /tiers\.dev\.filterTags\.extract: ""/],
+  ])("%s", (_n, overrides, message) => fails(overrides, message));
+});

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { goRegexError, templateRefs, compileGoRegex } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
+import { chartOciTag, chartVersionConstraint, commitAuthor, extractTemplate, gitBranchName, ociTag, oidcIssuerUrl } from './validators';
 
 /**
  * The one model of an environment (one cluster, one AWS account). It is read from `Pulumi.<stack>.yaml`
@@ -36,15 +37,13 @@ const goRegex = z.string().superRefine((v, ctx) => {
   if (err) ctx.addIssue({ code: 'custom', message: `is not a valid Go (RE2) regular expression: ${err}` });
 });
 
-const branchName = z
-  .string()
-  .min(1)
-  .regex(/^(?!\/|.*\/\/|.*\/$|.*\.\.|.*@\{)[A-Za-z0-9._\/-]+$/, { message: 'must be a valid git branch name' });
+/** A branch name git accepts (git check-ref-format --branch). */
+const branchName = gitBranchName;
 
 export const FilterTagsSchema = z
   .strictObject({
     pattern: goRegex.describe('Go RE2 regular expression a tag must match (unanchored search).'),
-    extract: z.string().optional().describe('Go template built from the match, e.g. `$ts` or `${version}`.'),
+    extract: extractTemplate.optional().describe('Go template built from the match, e.g. `$ts` or `${version}`.'),
   })
   .superRefine((ft, ctx) => {
     if (ft.extract === undefined || goRegexError(ft.pattern)) return;
@@ -174,7 +173,7 @@ export type TierOverride = z.infer<typeof TierOverrideSchema>;
 export const AppTierOverrideSchema = z.strictObject({
   ...TierSettingsShape,
   enabled: z.boolean().optional().describe('Set false to leave the app out of this tier.'),
-  initialTag: z.string().min(1).max(128).optional().describe('Tag written before Flux has picked one.'),
+  initialTag: ociTag.optional().describe('Tag written before Flux has picked one (it must exist in the registry).'),
   values: z.record(z.string(), z.unknown()).optional(),
   config: AppConfigSchema.partial()
     .optional()
@@ -185,20 +184,32 @@ export type AppTierOverride = z.infer<typeof AppTierOverrideSchema>;
 const tierRecord = <T extends z.ZodType>(schema: T) =>
   z.strictObject({ dev: schema.optional(), staging: schema.optional(), release: schema.optional() });
 
+/** `oci://host[:port]/path` without a tag or digest (parsed, not matched with a backtracking pattern). */
+function isOciChartUrl(v: string): boolean {
+  if (!v.startsWith('oci://') || /\s/.test(v)) return false;
+  try {
+    const u = new URL(`https://${v.slice('oci://'.length)}`);
+    const last = u.pathname.split('/').pop() ?? '';
+    return u.pathname.length > 1 && !u.search && !u.hash && !u.username && last !== '' && !/[:@]/.test(u.pathname);
+  } catch {
+    return false;
+  }
+}
+
 export const ChartSchema = z.union([
   z.strictObject({ bundled: z.literal(true).describe('The chart in charts/app, written into the GitOps tree.') }),
   z.strictObject({
     oci: z.strictObject({
-      url: z.string().regex(/^oci:\/\/[^:\s]+(:\d+)?\/\S+$/, { message: 'must be an oci:// URL without tag' }),
-      tag: z.string().optional(),
-      semver: z.string().optional(),
+      url: z.string().refine(isOciChartUrl, { message: 'must be an oci:// URL of a chart repository, without tag or digest' }),
+      tag: chartOciTag.optional(),
+      semver: chartVersionConstraint.optional(),
     }),
   }),
   z.strictObject({
     helmRepository: z.strictObject({
       url: z.string().regex(/^https?:\/\//, { message: 'must be an http(s):// URL' }),
       chart: z.string().min(1),
-      version: z.string().default('*'),
+      version: chartVersionConstraint.default('*'),
     }),
   }),
 ]);
@@ -317,9 +328,7 @@ export const GitOpsSchema = z
     ...Object.fromEntries(Object.entries(GitAuthSchemas).map(([k, v]) => [k, v.optional()])) as {
       [K in GitAuthKind]: z.ZodOptional<(typeof GitAuthSchemas)[K]>;
     },
-    commitAuthor: z
-      .strictObject({ name: z.string().min(1), email: z.string().regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an email address' }) })
-      .default({ name: 'tagflow-bot', email: 'tagflow-bot@users.noreply.github.com' }),
+    commitAuthor: commitAuthor.default({ name: 'tagflow-bot', email: 'tagflow-bot@users.noreply.github.com' }),
   })
   .superRefine((g, ctx) => {
     const set = GIT_AUTH_KINDS.filter((k) => g[k] !== undefined);
@@ -354,10 +363,7 @@ export const EnvironmentSchema = z
     registry: RegistrySchema.default({ provider: 'aws' }).describe('Where the images live (default: Amazon ECR).'),
     cluster: z.strictObject({
       name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, { message: 'must be a cluster name (EKS rules)' }),
-      oidcIssuerUrl: z
-        .string()
-        .regex(/^https:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be the https:// OIDC issuer URL of the cluster' })
-        .optional(),
+      oidcIssuerUrl: oidcIssuerUrl.optional().describe('The https:// OIDC issuer URL of the cluster (IRSA trust).'),
       identity: z.enum(['irsa', 'pod-identity']).default('irsa'),
       objectLevelIdentity: z
         .boolean()
