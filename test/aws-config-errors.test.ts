@@ -2,6 +2,7 @@ import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment } from '../src/model/tiers';
 import { sampleEnvironment } from './support/tree';
 import { ciSources } from '../src/aws/identities';
+import { ciRoleName } from '../src/model/aws-names';
 
 /** The AWS and CI fields: each bad value is refused with the field path, the value and the rule. */
 const load = (overrides: Record<string, unknown>) => resolveEnvironment(parseEnvironment(sampleEnvironment(overrides), 'Pulumi.t.yaml'), 'Pulumi.t.yaml');
@@ -46,3 +47,14 @@ describe('AWS and CI configuration errors', () => {
     expect(ciSources(env).map((s) => [s.source, s.repositoryArns.length])).toEqual([['acme/monorepo', 2]]);
   });
 });
+
+describe('CI role names', () => {
+  test('one per source, within IAM\'s 64 characters, distinct for long sources', () => {
+    expect(ciRoleName('dev', 'acme/checkout-api')).toBe('tagflow-dev-ci-acme-checkout-api');
+    const a = ciRoleName('production-eu', 'some-organization/a-very-long-repository-name-one');
+    const b = ciRoleName('production-eu', 'some-organization/a-very-long-repository-name-two');
+    expect([a.length <= 64, b.length <= 64, a !== b]).toEqual([true, true, true]);
+    expect(a).toMatch(/^[\w+=,.@-]+$/);
+  });
+});
+

@@ -45,3 +45,15 @@ describe('npm pack: the tarball installs into an empty folder and its tagflow ru
     expect(fs.existsSync(path.join(out, 'charts', 'app', 'Chart.yaml'))).toBe(true);
   });
 });
+
+describe('a git dependency builds on install (prepare)', () => {
+  test('npm install git+file://<this repository>#<HEAD> gets a built lib/ and a working tagflow', () => {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const app = tmpDir('tagflow-git-');
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', `git+file://${REPO_ROOT}#${head}`], { cwd: app, stdio: 'pipe', timeout: 540_000 });
+    expect(fs.existsSync(path.join(app, 'node_modules', 'tagflow', 'lib', 'cli', 'main.js'))).toBe(true);
+    const r = spawnSync(path.join(app, 'node_modules', '.bin', 'tagflow'), ['tag', '--tier', 'staging', '--sha', 'abcdef0', '--time', '1700000000'], { cwd: app, encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('branch-staging-1700000000-abcdef0');
+  }, 600_000);
+});
+
