@@ -51,7 +51,7 @@ function writeModel(dir, n) {
   });
   const environment = {
     name: 'bench',
-    aws: { accountId: '111122223333', region: 'eu-west-1' },
+    aws: { accountId: '111122223333', region: 'eu-west-1', readers: [{ accountId: '444455556666', environment: 'prod', nodeRoles: ['prod-node'] }] },
     cluster: { name: 'bench', oidcIssuerUrl: 'https://oidc.eks.eu-west-1.amazonaws.com/id/5C6B1D4E9A0F2B3C4D5E6F7A8B9C0D1E', identity: 'irsa', webhookUrl: 'https://flux-webhook.bench.example' },
     ci: { githubActions: { repositories: ['acme/monorepo'], branches: ['main'] } },
     gitops: { url: 'https://github.com/acme/gitops', githubApp: { appId: 123456, installationOwner: 'acme' } },

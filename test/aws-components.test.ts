@@ -1,7 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment, type ResolvedEnvironment } from '../src/model/tiers';
-import { lifecyclePolicy } from '../src/aws/ecr-lifecycle';
 import { PULUMI_SECRET_SIG, PULUMI_SIG_KEY } from '../src/aws/plan';
 import { sampleEnvironment } from './support/tree';
 
@@ -48,18 +47,27 @@ describe('Environment and Tier components (mock monitor)', () => {
     expect(of('tagflow:aws:Tier').map((c) => c.name).sort()).toEqual(['tagflow-dev', 'tagflow-release', 'tagflow-staging']);
   });
 
-  test('ECR repositories: immutable tags, scan on push, AES256 by default, KMS when configured', async () => {
+  test('ECR repositories: tags immutable except the cache tag, scan on push, KMS (AWS managed key) by default', async () => {
     let { of } = await build(resolve());
     const repos = of('aws:ecr/repository:Repository');
     expect(repos.map((r) => r.inputs.name).sort()).toEqual(['api', 'team/worker']);
     for (const r of repos) {
-      expect(r.inputs.imageTagMutability).toBe('IMMUTABLE');
+      expect(r.inputs.imageTagMutability).toBe('IMMUTABLE_WITH_EXCLUSION');
+      expect(r.inputs.imageTagMutabilityExclusionFilters).toEqual([{ filter: 'buildcache', filterType: 'WILDCARD' }]);
       expect(r.inputs.imageScanningConfiguration).toEqual({ scanOnPush: true });
-      expect(r.inputs.encryptionConfigurations).toEqual([{ encryptionType: 'AES256' }]);
+      expect(r.inputs.encryptionConfigurations).toEqual([{ encryptionType: 'KMS' }]);
     }
     const kms = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     ({ of } = await build(resolve({ aws: { accountId: '123456789012', region: 'eu-west-1', kmsKeyArn: kms } })));
     expect(of('aws:ecr/repository:Repository')[0].inputs.encryptionConfigurations).toEqual([{ encryptionType: 'KMS', kmsKey: kms }]);
+    ({ of } = await build(resolve({ aws: { accountId: '123456789012', region: 'eu-west-1', encryption: 'AES256' } })));
+    expect(of('aws:ecr/repository:Repository')[0].inputs.encryptionConfigurations).toEqual([{ encryptionType: 'AES256' }]);
+  });
+
+  test('cacheTag: false keeps every tag immutable', async () => {
+    const { of } = await build(resolve({ apps: [{ name: 'api', ecr: { cacheTag: false } }] }));
+    expect(of('aws:ecr/repository:Repository')[0].inputs).toMatchObject({ imageTagMutability: 'IMMUTABLE' });
+    expect(of('aws:ecr/repository:Repository')[0].inputs.imageTagMutabilityExclusionFilters).toBeUndefined();
   });
 
   test('adopted repositories (create: false) are not created', async () => {
@@ -67,22 +75,17 @@ describe('Environment and Tier components (mock monitor)', () => {
     expect(of('aws:ecr/repository:Repository').map((r) => r.inputs.name)).toEqual(['web']);
   });
 
-  test('lifecycle expires old dev/staging builds by prefix and never release tags', async () => {
+  test('lifecycle: keep release tags first, then staging before dev, untagged last (see ecr-lifecycle.test.ts)', async () => {
     const { of } = await build(resolve());
     const lc = of('aws:ecr/lifecyclePolicy:LifecyclePolicy');
     expect(lc).toHaveLength(2);
     const rules = JSON.parse(lc[0].inputs.policy).rules;
-    expect(rules.map((r: any) => r.selection.tagPrefixList)).toEqual([['branch-dev-'], ['branch-staging-']]);
-    expect(JSON.stringify(rules)).not.toMatch(/release/);
-    expect(rules.every((r: any) => r.selection.tagStatus === 'tagged' && r.selection.countNumber === 30)).toBe(true);
-  });
-
-  test('lifecycle never writes a prefix that would also match another tier', () => {
-    const p = lifecyclePolicy([
-      { name: 'dev', keepImages: 5, tagScheme: 'build-{time}-{sha}' },
-      { name: 'staging', keepImages: 5, tagScheme: 'build-staging-{time}-{sha}' },
+    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList?.[0] ?? null, r.selection.countNumber])).toEqual([
+      [1, 'tagged', 'release-*', 10000],
+      [2, 'tagged', 'branch-staging-*-*', 30],
+      [3, 'tagged', 'branch-dev-*-*', 30],
+      [4, 'untagged', null, 7],
     ]);
-    expect(p?.rules.map((r) => r.selection.tagPrefixList[0])).toEqual(['build-staging-']);
   });
 
   test('IRSA: one Flux role, and each Tier owns an inline grant on exactly its repositories', async () => {
@@ -111,7 +114,11 @@ describe('Environment and Tier components (mock monitor)', () => {
   test('pod identity: trust pods.eks.amazonaws.com and associate flux-system/image-reflector-controller', async () => {
     const { of } = await build(resolve({ cluster: { name: 'c1', identity: 'pod-identity', webhookUrl: 'https://hooks.example' } }));
     const role = of('aws:iam/role:Role')[0];
-    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0]).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
+    expect(JSON.parse(role.inputs.assumeRolePolicy).Statement[0]).toMatchObject({
+      Principal: { Service: 'pods.eks.amazonaws.com' },
+      Action: ['sts:AssumeRole', 'sts:TagSession'],
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnEquals: { 'aws:SourceArn': 'arn:aws:eks:eu-west-1:123456789012:cluster/c1' } },
+    });
     expect(of('aws:eks/podIdentityAssociation:PodIdentityAssociation')[0].inputs).toMatchObject({
       clusterName: 'c1',
       namespace: 'flux-system',
@@ -129,21 +136,60 @@ describe('Environment and Tier components (mock monitor)', () => {
     expect(await out(e.tiers.dev.roleArn!)).toBe('arn:aws:iam::123456789012:role/tagflow-test-dev-image-reader');
   });
 
-  test('CI push role with pinned trust and push-only policy on the created repositories', async () => {
-    const { of } = await build(resolve({ ci: { githubActions: { repositories: ['acme/api'] } } }));
-    const ci = of('aws:iam/role:Role').find((r) => r.inputs.name === 'tagflow-test-ci-push')!;
-    expect(JSON.parse(ci.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals).toEqual({
+  test('one CI role per source repository, trusting its sub only, pushing only the apps it builds', async () => {
+    const { of, e } = await build(resolve({ ci: { githubActions: { repositories: ['acme/api', 'acme/worker'], environments: ['staging'] } } }));
+    const roles = of('aws:iam/role:Role').filter((r) => r.inputs.name.includes('-ci-'));
+    expect(roles.map((r) => r.inputs.name).sort()).toEqual(['tagflow-test-ci-acme-api', 'tagflow-test-ci-acme-worker']);
+    const api = roles.find((r) => r.inputs.name === 'tagflow-test-ci-acme-api')!;
+    expect(JSON.parse(api.inputs.assumeRolePolicy).Statement[0].Condition.StringEquals).toEqual({
       'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-      'token.actions.githubusercontent.com:sub': ['repo:acme/api:ref:refs/heads/main'],
+      'token.actions.githubusercontent.com:sub': ['repo:acme/api:environment:staging', 'repo:acme/api:ref:refs/heads/main'],
     });
-    const policy = JSON.parse(of('aws:iam/rolePolicy:RolePolicy').find((p) => p.inputs.name === 'ecr-push')!.inputs.policy);
-    expect(policy.Statement[1].Resource).toEqual(['arn:aws:ecr:eu-west-1:123456789012:repository/api', 'arn:aws:ecr:eu-west-1:123456789012:repository/team/worker']);
+    const pushes = of('aws:iam/rolePolicy:RolePolicy').filter((p) => p.inputs.name === 'ecr-push');
+    expect(pushes.map((p) => [p.inputs.role, JSON.parse(p.inputs.policy).Statement[1].Resource])).toEqual([
+      ['tagflow-test-ci-acme-api', ['arn:aws:ecr:eu-west-1:123456789012:repository/api']],
+      ['tagflow-test-ci-acme-worker', ['arn:aws:ecr:eu-west-1:123456789012:repository/team/worker']],
+    ]);
+    expect(await out(e.ciRoleArns['acme/worker']!)).toBe('arn:aws:iam::123456789012:role/tagflow-test-ci-acme-worker');
   });
 
-  test('cross-account readers get a repository policy', async () => {
-    const { of } = await build(resolve({ apps: [{ name: 'api', ecr: { pullAccounts: ['444455556666'] } }] }));
+  test('Buildkite: one role per pipeline; sts:TagSession with pinned session tags', async () => {
+    const { of } = await build(resolve({ ci: { buildkite: { organization: 'acme', pipelines: ['api'] } }, apps: [{ name: 'api' }, { name: 'worker', ci: { pipeline: 'api' } }] }));
+    const roles = of('aws:iam/role:Role').filter((r) => r.inputs.name.includes('-ci-'));
+    expect(roles.map((r) => r.inputs.name)).toEqual(['tagflow-test-ci-api']);
+    const st = JSON.parse(roles[0].inputs.assumeRolePolicy).Statement[0];
+    expect(st.Action).toEqual(['sts:AssumeRoleWithWebIdentity', 'sts:TagSession']);
+    expect(st.Condition.StringEquals['aws:RequestTag/pipeline_slug']).toBe('api');
+    expect(JSON.parse(of('aws:iam/rolePolicy:RolePolicy').find((p) => p.inputs.name === 'ecr-push')!.inputs.policy).Statement[1].Resource).toEqual([
+      'arn:aws:ecr:eu-west-1:123456789012:repository/api',
+      'arn:aws:ecr:eu-west-1:123456789012:repository/worker',
+    ]);
+  });
+
+  test('cross-account readers get a repository policy naming their exact roles', async () => {
+    const { of } = await build(
+      resolve({
+        aws: { accountId: '123456789012', region: 'eu-west-1', readers: [{ accountId: '444455556666', environment: 'prod', nodeRoles: ['prod-node'] }] },
+        apps: [{ name: 'api', ecr: { pullAccounts: ['444455556666'] } }],
+      }),
+    );
     const rp = JSON.parse(of('aws:ecr/repositoryPolicy:RepositoryPolicy')[0].inputs.policy);
-    expect(rp.Statement[0].Condition.ArnLike['aws:PrincipalArn']).toEqual(['arn:aws:iam::444455556666:role/tagflow-*-image-reader']);
+    expect(rp.Statement.map((s: any) => [s.Sid, s.Principal.AWS])).toEqual([
+      ['TagflowImageReaders', ['arn:aws:iam::444455556666:role/tagflow-prod-flux-image-reader']],
+      ['ClusterImagePull', ['arn:aws:iam::444455556666:role/prod-node']],
+    ]);
+  });
+
+  test('cluster.imagePullRoles: an inline pull policy on each named role, for every repository the apps use (any account)', async () => {
+    const { of } = await build(resolve({ cluster: { ...sampleEnvironment().cluster, imagePullRoles: ['node-a'] }, apps: [{ name: 'api' }, { name: 'ext', ecr: { accountId: '999988887777', create: false } }] }));
+    const pull = of('aws:iam/rolePolicy:RolePolicy').filter((p) => p.inputs.name === 'tagflow-test-ecr-pull');
+    expect(pull.map((p) => p.inputs.role)).toEqual(['node-a']);
+    expect(JSON.parse(pull[0].inputs.policy).Statement[1]).toEqual({
+      Sid: 'PullAppImages',
+      Effect: 'Allow',
+      Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      Resource: ['arn:aws:ecr:eu-west-1:123456789012:repository/api', 'arn:aws:ecr:eu-west-1:999988887777:repository/ext'],
+    });
   });
 
   test('each tier namespace gets the GitHub App Secret, as a secret, with exactly one installation key', async () => {

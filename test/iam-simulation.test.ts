@@ -1,5 +1,3 @@
-import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
-
 // runUnsafeSimulation loads the resource policy without a name and then reads its name; give it one.
 jest.mock('@cloud-copilot/iam-policy', () => {
   const actual = jest.requireActual('@cloud-copilot/iam-policy');
@@ -14,9 +12,14 @@ import {
   fluxReadPolicy,
   invokeApiDestinationPolicy,
   irsaTrustPolicy,
+  nodePullPolicy,
   podIdentityTrustPolicy,
   type PolicyDocument,
 } from '../src/aws/iam-documents';
+import { ciSources, clusterPullRepositoryArns, repositoryReaders } from '../src/aws/identities';
+import { loadStack } from '../src/model/load';
+import { REPO_ROOT } from './support/tree';
+import { decide } from './support/iam';
 import { tierRepositoryArns } from '../src/aws/tier';
 import { parseEnvironment } from '../src/model/load';
 import { resolveEnvironment } from '../src/model/tiers';
@@ -30,47 +33,6 @@ const ACCOUNT = '123456789012'; // the sample environment's account
 const OTHER = '999988887777';
 const REGION = 'eu-west-1';
 const repo = (name: string, account = ACCOUNT) => ecrRepositoryArn(account, REGION, name);
-
-async function decide(opts: {
-  principal: string;
-  action: string;
-  resource: string;
-  identity?: PolicyDocument;
-  resourcePolicy?: PolicyDocument;
-  context?: Record<string, string>;
-  /**
-   * Trust policies: OIDC claims (`<issuer>:sub`, `<issuer>:aud`) are not in the simulator's key list for
-   * sts:AssumeRoleWithWebIdentity, so the checked runSimulation drops them; the unsafe variant evaluates
-   * the context as given.
-   */
-  trust?: boolean;
-}): Promise<string> {
-  const account = /:(\d{12}):/.exec(opts.resource)?.[1] ?? ACCOUNT;
-  if (opts.trust) {
-    return runUnsafeSimulation(
-      {
-        request: { principal: opts.principal, action: opts.action, resource: { resource: opts.resource, accountId: account }, contextVariables: opts.context ?? {} },
-        identityPolicies: [],
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        resourcePolicy: opts.resourcePolicy,
-      },
-      {},
-    );
-  }
-  const r = await runSimulation(
-    {
-      request: { principal: opts.principal, action: opts.action, resource: { resource: opts.resource, accountId: account }, contextVariables: opts.context ?? {} },
-      identityPolicies: opts.identity ? [{ name: 'p', policy: opts.identity }] : [],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      ...(opts.resourcePolicy ? { resourcePolicy: opts.resourcePolicy } : {}),
-    },
-    {},
-  );
-  if (r.resultType === 'error') throw new Error(JSON.stringify(r.errors));
-  return r.overallResult;
-}
 
 const env = resolveEnvironment(parseEnvironment(sampleEnvironment(), 'test.yaml'));
 const devArns = tierRepositoryArns(env.tiers.find((t) => t.name === 'dev')!);
@@ -107,20 +69,39 @@ describe('Flux image-reflector-controller policy', () => {
   });
 });
 
-describe('CI push role', () => {
-  const owned = [repo('api'), repo('team/worker')];
-  const policy = ciPushPolicy(owned);
-  const ci = `arn:aws:iam::${ACCOUNT}:role/tagflow-test-ci-push`;
+describe('CI push roles: one per source, pushing only the apps it builds (dev example stack)', () => {
+  const dev = loadStack(REPO_ROOT, 'dev');
+  const sources = ciSources(dev);
+  const devRepo = (name: string) => ecrRepositoryArn('111122223333', REGION, name);
+  const all = [devRepo('checkout-api'), devRepo('payments/worker')];
 
-  test.each(['ecr:PutImage', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:BatchCheckLayerAvailability'])('%s to the app repositories: allowed', async (action) => {
-    for (const arn of owned) expect(await decide({ principal: ci, action, resource: arn, identity: policy })).toBe('Allowed');
+  test('acme/checkout-api builds checkout-api, acme/payments builds payments-worker', () => {
+    expect(sources.map((s) => [s.source, s.repositoryArns])).toEqual([
+      ['acme/checkout-api', [devRepo('checkout-api')]],
+      ['acme/payments', [devRepo('payments/worker')]],
+    ]);
   });
 
-  test('cannot push elsewhere, delete images or change repositories', async () => {
-    expect(await decide({ principal: ci, action: 'ecr:PutImage', resource: repo('other'), identity: policy })).not.toBe('Allowed');
-    expect(await decide({ principal: ci, action: 'ecr:PutImage', resource: repo('api', OTHER), identity: policy })).not.toBe('Allowed');
-    for (const action of ['ecr:BatchDeleteImage', 'ecr:DeleteRepository', 'ecr:PutImageTagMutability', 'ecr:DeleteLifecyclePolicy']) {
-      expect(await decide({ principal: ci, action, resource: owned[0], identity: policy })).not.toBe('Allowed');
+  test.each(['ecr:PutImage', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:BatchCheckLayerAvailability'])(
+    "%s: each source's role on its own repository only",
+    async (action) => {
+      for (const source of sources) {
+        const policy = ciPushPolicy(source.repositoryArns);
+        const principal = `arn:aws:iam::111122223333:role/tagflow-dev-ci-${source.source.replace('/', '-')}`;
+        for (const arn of all) {
+          const expected = source.repositoryArns.includes(arn) ? 'Allowed' : 'ImplicitlyDenied';
+          expect({ source: source.source, arn, result: await decide({ principal, action, resource: arn, identity: policy }) }).toEqual({ source: source.source, arn, result: expected });
+        }
+      }
+    },
+  );
+
+  test('cannot push to other accounts, delete images or change repositories', async () => {
+    const policy = ciPushPolicy(sources[0]!.repositoryArns);
+    const ci = 'arn:aws:iam::111122223333:role/tagflow-dev-ci-acme-checkout-api';
+    expect(await decide({ principal: ci, action: 'ecr:PutImage', resource: ecrRepositoryArn(OTHER, REGION, 'checkout-api'), identity: policy })).not.toBe('Allowed');
+    for (const action of ['ecr:BatchDeleteImage', 'ecr:DeleteRepository', 'ecr:PutImageTagMutability', 'ecr:DeleteLifecyclePolicy', 'ecr:SetRepositoryPolicy']) {
+      expect(await decide({ principal: ci, action, resource: devRepo('checkout-api'), identity: policy })).not.toBe('Allowed');
     }
   });
 });
@@ -168,48 +149,110 @@ describe('trust policies: only the pinned sub and aud may assume', () => {
     ]);
   });
 
-  test('GitHub Actions: only the pinned repositories on the pinned branch, audience sts.amazonaws.com', async () => {
-    const gh = ciTrustPolicy(ACCOUNT, REGION, { githubActions: { repositories: ['acme/api'], branches: ['main'] } });
+  test('GitHub Actions: the source repository on its branches and environments, audience sts.amazonaws.com', async () => {
+    const gh = ciTrustPolicy(ACCOUNT, REGION, { system: 'githubActions', source: 'acme/api', branches: ['main'], environments: ['staging'], apps: [0] });
     const p = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
     const ctx = (sub: string, aud = 'sts.amazonaws.com') => ({ 'token.actions.githubusercontent.com:sub': sub, 'token.actions.githubusercontent.com:aud': aud });
     expect(await assume(gh, p, ctx('repo:acme/api:ref:refs/heads/main'))).toBe('Allowed');
+    expect(await assume(gh, p, ctx('repo:acme/api:environment:staging'))).toBe('Allowed');
+    expect(await assume(gh, p, ctx('repo:acme/api:environment:production'))).not.toBe('Allowed');
     expect(await assume(gh, p, ctx('repo:acme/api:ref:refs/heads/feature'))).not.toBe('Allowed');
-    expect(await assume(gh, p, ctx('repo:evil/api:ref:refs/heads/main'))).not.toBe('Allowed');
+    expect(await assume(gh, p, ctx('repo:acme/other:ref:refs/heads/main'))).not.toBe('Allowed');
+    expect(await assume(gh, p, ctx('repo:evil/api:environment:staging'))).not.toBe('Allowed');
     expect(await assume(gh, p, ctx('repo:acme/api:pull_request'))).not.toBe('Allowed');
     expect(await assume(gh, p, ctx('repo:acme/api:ref:refs/heads/main', 'other'))).not.toBe('Allowed');
   });
 
-  test('Buildkite: organization, pipeline and branch pinned', async () => {
-    const bk = ciTrustPolicy(ACCOUNT, REGION, { buildkite: { organization: 'acme', pipelines: ['api'], branches: ['main'] } });
+  describe('Buildkite: organization, pipeline and branch pinned in sub and in the session tags', () => {
+    const bk = ciTrustPolicy(ACCOUNT, REGION, { system: 'buildkite', source: 'api', organization: 'acme', branches: ['main'], environments: [], apps: [0] });
     const p = `arn:aws:iam::${ACCOUNT}:oidc-provider/agent.buildkite.com`;
-    const ctx = (sub: string) => ({ 'agent.buildkite.com:sub': sub, 'agent.buildkite.com:aud': 'sts.amazonaws.com' });
-    expect(await assume(bk, p, ctx('organization:acme:pipeline:api:ref:refs/heads/main:commit:abc:step:build'))).toBe('Allowed');
-    expect(await assume(bk, p, ctx('organization:acme:pipeline:api:ref:refs/heads/dev:commit:abc:step:build'))).not.toBe('Allowed');
-    expect(await assume(bk, p, ctx('organization:evil:pipeline:api:ref:refs/heads/main:commit:abc:step:build'))).not.toBe('Allowed');
+    const claims = (sub: string, tags: Record<string, string> = { organization_slug: 'acme', pipeline_slug: 'api', build_branch: 'main' }) => ({
+      'agent.buildkite.com:sub': sub,
+      'agent.buildkite.com:aud': 'sts.amazonaws.com',
+      ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])),
+      'aws:TagKeys': Object.keys(tags) as unknown as string,
+    });
+    const sub = (org = 'acme', pipeline = 'api', branch = 'main') => `organization:${org}:pipeline:${pipeline}:ref:refs/heads/${branch}:commit:abc:step:build`;
+
+    test.each(['sts:AssumeRoleWithWebIdentity', 'sts:TagSession'])('%s with the pipeline\'s own claims and tags: allowed', async (action) => {
+      expect(await decide({ principal: p, action, resource: role, resourcePolicy: bk, context: claims(sub()), trust: true })).toBe('Allowed');
+    });
+
+    test('another branch, organization or pipeline, in sub or in the tags: denied', async () => {
+      const ask = (c: Record<string, string>) => decide({ principal: p, action: 'sts:TagSession', resource: role, resourcePolicy: bk, context: c, trust: true });
+      expect(await ask(claims(sub('acme', 'api', 'dev')))).not.toBe('Allowed');
+      expect(await ask(claims(sub('evil')))).not.toBe('Allowed');
+      expect(await ask(claims(sub('acme', 'other')))).not.toBe('Allowed');
+      expect(await ask(claims(sub(), { organization_slug: 'acme', pipeline_slug: 'other', build_branch: 'main' }))).not.toBe('Allowed');
+      expect(await ask(claims(sub(), { organization_slug: 'acme', pipeline_slug: 'api', build_branch: 'dev' }))).not.toBe('Allowed');
+      expect(await ask(claims(sub(), { organization_slug: 'acme', pipeline_slug: 'api', build_branch: 'main', team: 'x' }))).not.toBe('Allowed');
+    });
+
+    test('the trust names both actions and pins every tag key', () => {
+      expect(bk.Statement[0]!.Action).toEqual(['sts:AssumeRoleWithWebIdentity', 'sts:TagSession']);
+      expect(bk.Statement[0]!.Condition!['ForAllValues:StringEquals']).toEqual({ 'aws:TagKeys': ['organization_slug', 'pipeline_slug', 'build_branch'] });
+    });
   });
 
-  test('Pod Identity: only the EKS pods service, in this account', async () => {
-    const t = podIdentityTrustPolicy(ACCOUNT);
+  test('Pod Identity: only the EKS pods service, for this account and this cluster', async () => {
+    const cluster = `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/test-cluster`;
+    const t = podIdentityTrustPolicy(ACCOUNT, cluster);
     expect(t.Statement[0]).toMatchObject({ Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] });
-    const assumeAs = (principal: string, source: string) =>
-      decide({ principal, action: 'sts:AssumeRole', resource: role, resourcePolicy: t, context: { 'aws:SourceAccount': source } });
-    expect(await assumeAs('pods.eks.amazonaws.com', ACCOUNT)).toBe('Allowed');
-    expect(await assumeAs('pods.eks.amazonaws.com', OTHER)).not.toBe('Allowed');
-    expect(await assumeAs('ec2.amazonaws.com', ACCOUNT)).not.toBe('Allowed');
+    const assumeAs = (principal: string, context: Record<string, string>, action = 'sts:AssumeRole') =>
+      decide({ principal, action, resource: role, resourcePolicy: t, context, trust: true });
+    const good = { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': cluster };
+    expect(await assumeAs('pods.eks.amazonaws.com', good)).toBe('Allowed');
+    expect(await assumeAs('pods.eks.amazonaws.com', good, 'sts:TagSession')).toBe('Allowed');
+    expect(await assumeAs('pods.eks.amazonaws.com', { ...good, 'aws:SourceAccount': OTHER })).not.toBe('Allowed');
+    expect(await assumeAs('pods.eks.amazonaws.com', { ...good, 'aws:SourceArn': `arn:aws:eks:${REGION}:${ACCOUNT}:cluster/other` })).not.toBe('Allowed');
+    expect(await assumeAs('pods.eks.amazonaws.com', { 'aws:SourceAccount': ACCOUNT })).not.toBe('Allowed');
+    expect(await assumeAs('ec2.amazonaws.com', good)).not.toBe('Allowed');
   });
 });
 
-describe('cross-account repository policy', () => {
-  const policy = crossAccountPullPolicy(['444455556666'], REGION);
-  const reader = 'arn:aws:iam::444455556666:role/tagflow-prod-flux-image-reader';
+describe('cross-account reads: exact principals on both sides (example stacks)', () => {
+  const dev = loadStack(REPO_ROOT, 'dev');
+  const prod = loadStack(REPO_ROOT, 'prod');
+  const repoArn = ecrRepositoryArn('111122223333', REGION, 'checkout-api');
+  const repositoryPolicy = crossAccountPullPolicy(repositoryReaders(dev, ['444455556666']));
+  const fluxReader = 'arn:aws:iam::444455556666:role/tagflow-prod-flux-image-reader';
+  const node = 'arn:aws:iam::444455556666:role/prod-eu-west-1-node';
+  // The prod stack's identity policies: its release tier's read grant and its node role's pull policy.
+  const prodFluxPolicy = fluxReadPolicy(tierRepositoryArns(prod.tiers[0]!));
+  const prodNodePolicy = nodePullPolicy(clusterPullRepositoryArns(prod));
+  const ask = (principal: string, action: string, identity: PolicyDocument) =>
+    decide({ principal, action, resource: repoArn, resourcePolicy: repositoryPolicy, identity, context: { 'aws:PrincipalArn': principal } });
 
-  test('the other account tagflow image reader may pull; its other roles and other accounts may not', async () => {
-    const ask = (principal: string, action = 'ecr:BatchGetImage') =>
-      decide({ principal, action, resource: repo('api'), resourcePolicy: policy, identity: fluxReadPolicy([repo('api')]), context: { 'aws:PrincipalArn': principal } });
-    expect(await ask(reader)).toBe('Allowed');
-    expect(await ask(reader, 'ecr:PutImage')).not.toBe('Allowed');
-    expect(await ask('arn:aws:iam::444455556666:role/admin')).not.toBe('Allowed');
-    expect(await ask('arn:aws:iam::777777777777:role/tagflow-prod-flux-image-reader')).not.toBe('Allowed');
+  test('the repository policy names the exact roles, never an account root or a pattern', () => {
+    const principals = repositoryPolicy.Statement.flatMap((s) => [s.Principal!.AWS].flat());
+    expect(principals.sort()).toEqual([node, fluxReader]);
+    expect(JSON.stringify(repositoryPolicy)).not.toMatch(/:root|\*|ArnLike/);
+  });
+
+  test.each(['ecr:ListImages', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'])("prod's Flux image reader: %s allowed", async (action) => {
+    expect(await ask(fluxReader, action, prodFluxPolicy)).toBe('Allowed');
+  });
+
+  test.each(['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'])("prod's node role pulls for pods: %s allowed (both sides grant it)", async (action) => {
+    expect(await ask(node, action, prodNodePolicy)).toBe('Allowed');
+  });
+
+  test('the node role only pulls: no listing, no writes; without its identity policy (the prod side) it cannot pull', async () => {
+    for (const action of ['ecr:ListImages', 'ecr:PutImage', 'ecr:BatchDeleteImage']) expect(await ask(node, action, prodNodePolicy)).not.toBe('Allowed');
+    expect(await ask(node, 'ecr:BatchGetImage', { Version: '2012-10-17', Statement: [] as never[] } as PolicyDocument)).not.toBe('Allowed');
+  });
+
+  test('a same-named role in a third account, and other roles of the prod account, are denied', async () => {
+    const lookAlikePolicy = fluxReadPolicy([repoArn]); // whatever its own account grants it
+    expect(await ask('arn:aws:iam::777777777777:role/tagflow-prod-flux-image-reader', 'ecr:BatchGetImage', lookAlikePolicy)).not.toBe('Allowed');
+    expect(await ask('arn:aws:iam::777777777777:role/prod-eu-west-1-node', 'ecr:BatchGetImage', lookAlikePolicy)).not.toBe('Allowed');
+    expect(await ask('arn:aws:iam::444455556666:role/tagflow-staging-flux-image-reader', 'ecr:BatchGetImage', lookAlikePolicy)).not.toBe('Allowed');
+    expect(await ask('arn:aws:iam::444455556666:role/admin', 'ecr:BatchGetImage', lookAlikePolicy)).not.toBe('Allowed');
+  });
+
+  test('object-level readers: one exact role per listed tier', () => {
+    const env = { ...dev, model: { ...dev.model, aws: { ...dev.model.aws!, readers: [{ accountId: '444455556666', environment: 'prod', objectLevelTiers: ['release' as const], nodeRoles: [] }] } } };
+    expect(repositoryReaders(env, ['444455556666'])).toEqual({ readerRoleArns: ['arn:aws:iam::444455556666:role/tagflow-prod-release-image-reader'], nodeRoleArns: [] });
   });
 });
 

@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { REPO_ROOT, sampleEnvironment, tmpDir, writeStack } from './support/tree';
+
+const prodGrant = (prod: any[]) => prod.find((x: any) => x.type === 'aws:iam/rolePolicy:RolePolicy' && /ecr-read$/.test(x.inputs.name)).inputs.policy.Statement[1].Resource;
 
 /** `tagflow plan` runs in its own process: it sets Pulumi's global mock runtime. */
 function plan(args: string[], cwd = REPO_ROOT) {
@@ -23,18 +26,50 @@ describe('tagflow plan (offline)', () => {
     expect(JSON.stringify(resources)).not.toMatch(/PRIVATE KEY/);
   });
 
-  test('dev creates its repositories and CI role; prod adopts cross-account repositories and reads them', () => {
+  test('dev creates its repositories and a CI role per source; prod adopts cross-account repositories and reads them', () => {
     const dev = JSON.parse(plan(['--stack', 'dev', '--json']).stdout);
     const prod = JSON.parse(plan(['--stack', 'prod', '--json']).stdout);
     const types = (l: any[]) => l.map((x) => x.type);
     expect(types(dev)).toEqual(expect.arrayContaining(['aws:ecr/repository:Repository', 'aws:ecr/repositoryPolicy:RepositoryPolicy', 'kubernetes:core/v1:Secret']));
-    expect(dev.some((x: any) => x.inputs.name === 'tagflow-dev-ci-push')).toBe(true);
+    expect(dev.filter((x: any) => x.type === 'aws:iam/role:Role' && /-ci-/.test(x.inputs.name)).map((x: any) => x.inputs.name).sort()).toEqual([
+      'tagflow-dev-ci-acme-checkout-api',
+      'tagflow-dev-ci-acme-payments',
+    ]);
     expect(types(prod)).not.toContain('aws:ecr/repository:Repository');
-    const prodGrant = prod.find((x: any) => x.type === 'aws:iam/rolePolicy:RolePolicy');
+    const prodGrant = prod.find((x: any) => x.type === 'aws:iam/rolePolicy:RolePolicy' && /ecr-read$/.test(x.inputs.name));
     expect(prodGrant.inputs.policy.Statement[1].Resource).toEqual([
       'arn:aws:ecr:eu-west-1:111122223333:repository/checkout-api',
       'arn:aws:ecr:eu-west-1:111122223333:repository/payments/worker',
     ]);
+  });
+
+  test('both sides of the cross-account pull: dev names exact prod roles, prod grants its node role pull', () => {
+    const dev = JSON.parse(plan(['--stack', 'dev', '--json']).stdout);
+    const prod = JSON.parse(plan(['--stack', 'prod', '--json']).stdout);
+    const policies = dev.filter((x: any) => x.type === 'aws:ecr/repositoryPolicy:RepositoryPolicy');
+    expect(policies).toHaveLength(2);
+    for (const p of policies) {
+      expect(p.inputs.policy.Statement.map((s: any) => s.Principal.AWS)).toEqual([
+        ['arn:aws:iam::444455556666:role/tagflow-prod-flux-image-reader'],
+        ['arn:aws:iam::444455556666:role/prod-eu-west-1-node'],
+      ]);
+    }
+    const nodePull = prod.find((x: any) => x.type === 'aws:iam/rolePolicy:RolePolicy' && x.inputs.name === 'tagflow-prod-ecr-pull');
+    expect(nodePull.inputs.role).toBe('prod-eu-west-1-node');
+    expect(nodePull.inputs.policy.Statement[1].Resource).toEqual(prodGrant(prod));
+  });
+
+  test("a stack whose aws:region differs from the model's region (or is missing) exits 2 naming both", () => {
+    const dir = tmpDir();
+    const { stringify } = require('yaml') as typeof import('yaml');
+    fs.writeFileSync(path.join(dir, 'Pulumi.r.yaml'), stringify({ config: { 'aws:region': 'us-east-1', 'tagflow:environment': sampleEnvironment() } }));
+    let r = plan(['--stack', 'r'], dir);
+    expect(r.stderr).toMatch(/Pulumi\.r\.yaml: tagflow:environment\.aws\.region: "eu-west-1" is the region of this environment, but the stack's aws:region is "us-east-1"/);
+    expect(r.status).toBe(2);
+    writeStack(dir, 'r', sampleEnvironment());
+    r = plan(['--stack', 'r'], dir);
+    expect(r.stderr).toMatch(/tagflow:environment\.aws\.region: "eu-west-1" is the region of this environment, but the stack sets no aws:region/);
+    expect(r.status).toBe(2);
   });
 
   test('the text plan says plainly that it is offline', () => {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AUTH_TOKEN_ACTION, CI_PUSH_ACTIONS, FLUX_READ_ACTIONS } from '../src/aws/iam-documents';
+import { AUTH_TOKEN_ACTION, CI_PUSH_ACTIONS, FLUX_READ_ACTIONS, NODE_PULL_ACTIONS } from '../src/aws/iam-documents';
 import { REPO_ROOT } from './support/tree';
 
 const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
@@ -13,10 +13,11 @@ describe('README', () => {
   });
 
   test('the IAM table lists exactly the actions the roles are granted', () => {
-    const rows = readme.split('\n').filter((l) => /^\| (Flux image reader|CI push) \|/.test(l));
+    const rows = readme.split('\n').filter((l) => /^\| (Flux image reader|CI push|Node pull) \|/.test(l));
     const actionsOf = (who: string) => new Set(rows.filter((r) => r.startsWith(`| ${who} |`)).flatMap((r) => [...r.split('|')[2].matchAll(/`(ecr:[A-Za-z]+)`/g)].map((m) => m[1])));
     expect([...actionsOf('Flux image reader')].sort()).toEqual([...Object.keys(AUTH_TOKEN_ACTION), ...Object.keys(FLUX_READ_ACTIONS)].sort());
     expect([...actionsOf('CI push')].sort()).toEqual([...Object.keys(AUTH_TOKEN_ACTION), ...Object.keys(CI_PUSH_ACTIONS)].sort());
+    expect([...actionsOf('Node pull')].sort()).toEqual([...Object.keys(AUTH_TOKEN_ACTION), ...Object.keys(NODE_PULL_ACTIONS)].sort());
   });
 
   test('names every runtime dependency with a reason', () => {

@@ -1,11 +1,12 @@
 import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ciPushRoleName, ecrRepositoryArn, FLUX_READER_SERVICE_ACCOUNT, fluxReaderRoleName } from '../model/aws-names';
+import { ciRoleName, eksClusterArn, FLUX_READER_SERVICE_ACCOUNT, fluxReaderRoleName } from '../model/aws-names';
 import { gitCredentials, type AppTier, type ResolvedEnvironment } from '../model/tiers';
 import type { GitAuthKind } from '../model/environment';
 import { lifecyclePolicy } from './ecr-lifecycle';
-import { ciPushPolicy, ciTrustPolicy, crossAccountPullPolicy, irsaTrustPolicy, podIdentityTrustPolicy } from './iam-documents';
+import { ciPushPolicy, ciTrustPolicy, crossAccountPullPolicy, irsaTrustPolicy, nodePullPolicy, podIdentityTrustPolicy } from './iam-documents';
+import { ciSources, clusterPullRepositoryArns, repositoryReaders } from './identities';
 import { Tier } from './tier';
 
 /**
@@ -79,10 +80,30 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9-]/g, '-');
  * image-reflector-controller, one Tier component per tier with its own grant and cluster Secrets (git
  * credentials, Receiver token), and the CI push role. With a generic registry, only the Tiers' Secrets.
  */
+/** ECR encryption of the stack's repositories: KMS (a given key, else the AWS managed key) unless AES256 is asked for. */
+export function encryptionConfiguration(aws: NonNullable<ResolvedEnvironment['model']['aws']>): { encryptionType: 'KMS' | 'AES256'; kmsKey?: string } {
+  if (aws.encryption === 'AES256') return { encryptionType: 'AES256' };
+  return aws.kmsKeyArn ? { encryptionType: 'KMS', kmsKey: aws.kmsKeyArn } : { encryptionType: 'KMS' };
+}
+
+/** Tag mutability: every tag immutable, except the cache tag CI rewrites (which no tier can select). */
+export function tagMutability(cacheTag: string | false): { imageTagMutability: string; imageTagMutabilityExclusionFilters?: { filter: string; filterType: 'WILDCARD' }[] } {
+  return cacheTag ? { imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', imageTagMutabilityExclusionFilters: [{ filter: cacheTag, filterType: 'WILDCARD' }] } : { imageTagMutability: 'IMMUTABLE' };
+}
+
+/**
+ * Everything one environment needs on AWS and in its cluster that does not belong in Git: ECR
+ * repositories (immutable tags but the cache tag, scan on push, KMS encryption, a lifecycle that never
+ * expires what a tier may deploy, a repository policy naming the exact roles of reading accounts), the
+ * read-only role of Flux's image-reflector-controller, one Tier component per tier with its own grant and
+ * cluster Secrets, one push role per CI source limited to the repositories it builds, and pull on the apps'
+ * repositories for the roles the cluster's nodes pull with. With a generic registry, only the Tiers' Secrets.
+ */
 export class Environment extends pulumi.ComponentResource {
   public readonly repositoryUrls: Record<string, pulumi.Output<string>>;
   public readonly fluxRoleArn?: pulumi.Output<string>;
-  public readonly ciRoleArn?: pulumi.Output<string>;
+  /** Push role per CI source (`owner/repo` or pipeline slug). */
+  public readonly ciRoleArns: Record<string, pulumi.Output<string>>;
   public readonly tiers: Record<string, Tier>;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -92,36 +113,38 @@ export class Environment extends pulumi.ComponentResource {
     const ecr = env.model.registry.provider === 'aws' ? env.model.aws : undefined;
     const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
     const gitCredentials = gitSecretData(env, args);
+    const file = `Pulumi.${env.name}.yaml`;
 
     this.repositoryUrls = {};
+    this.ciRoleArns = {};
     this.tiers = {};
     if (!ecr) {
       // Another registry: nothing on AWS, only the tiers' cluster Secrets.
       for (const tier of env.tiers) {
         this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, provider, gitCredentials, registryPullSecret: args.registryDockerConfigJson }, { parent: this });
       }
-      this.registerOutputs({ repositoryUrls: this.repositoryUrls });
+      this.registerOutputs({ repositoryUrls: this.repositoryUrls, ciRoleArns: this.ciRoleArns });
       return;
     }
-    const { accountId, region, kmsKeyArn } = ecr;
+    const { accountId, region } = ecr;
     for (const { appTier: a, tiers } of ownedRepositories(env)) {
       const id = `${name}-${safe(a.repository)}`;
       const repo = new aws.ecr.Repository(
         id,
         {
           name: a.repository,
-          imageTagMutability: 'IMMUTABLE',
+          ...tagMutability(a.ecr.cacheTag),
           imageScanningConfiguration: { scanOnPush: true },
-          encryptionConfigurations: [kmsKeyArn ? { encryptionType: 'KMS', kmsKey: kmsKeyArn } : { encryptionType: 'AES256' }],
+          encryptionConfigurations: [encryptionConfiguration(ecr)],
           forceDelete: false,
           tags: { 'tagflow:environment': env.name, 'tagflow:app': a.app },
         },
         { parent: this },
       );
-      const lifecycle = lifecyclePolicy(tiers);
+      const lifecycle = lifecyclePolicy(a.repository, tiers, file);
       if (lifecycle) new aws.ecr.LifecyclePolicy(`${id}-lifecycle`, { repository: repo.name, policy: pulumi.jsonStringify(lifecycle) }, { parent: this });
       if (a.ecr.pullAccounts.length) {
-        new aws.ecr.RepositoryPolicy(`${id}-cross-account`, { repository: repo.name, policy: pulumi.jsonStringify(crossAccountPullPolicy(a.ecr.pullAccounts, region)) }, { parent: this });
+        new aws.ecr.RepositoryPolicy(`${id}-cross-account`, { repository: repo.name, policy: pulumi.jsonStringify(crossAccountPullPolicy(repositoryReaders(env, a.ecr.pullAccounts))) }, { parent: this });
       }
       this.repositoryUrls[a.repository] = repo.repositoryUrl;
     }
@@ -134,7 +157,9 @@ export class Environment extends pulumi.ComponentResource {
           name: fluxReaderRoleName(env.name),
           description: `tagflow ${env.name}: Flux image-reflector-controller reads ECR (list and pull only)`,
           assumeRolePolicy: pulumi.jsonStringify(
-            cluster.identity === 'irsa' ? irsaTrustPolicy(accountId, region, cluster.oidcIssuerUrl!) : podIdentityTrustPolicy(accountId),
+            cluster.identity === 'irsa'
+              ? irsaTrustPolicy(accountId, region, cluster.oidcIssuerUrl!)
+              : podIdentityTrustPolicy(accountId, eksClusterArn(accountId, region, cluster.name)),
           ),
           maxSessionDuration: 3600,
         },
@@ -152,22 +177,32 @@ export class Environment extends pulumi.ComponentResource {
 
     for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider, gitCredentials }, { parent: this });
 
-    const owned = ownedRepositories(env).map(({ appTier: a }) => ecrRepositoryArn(a.ecr.accountId, a.ecr.region, a.repository));
-    if (env.model.ci && owned.length) {
+    for (const source of ciSources(env)) {
+      const roleName = ciRoleName(env.name, source.source);
+      const id = `${name}-ci-${safe(source.source)}`;
       const ciRole = new aws.iam.Role(
-        `${name}-ci-push`,
+        id,
         {
-          name: ciPushRoleName(env.name),
-          description: `tagflow ${env.name}: CI pushes images to the app repositories`,
-          assumeRolePolicy: pulumi.jsonStringify(ciTrustPolicy(accountId, region, env.model.ci)),
+          name: roleName,
+          description: `tagflow ${env.name}: ${source.system === 'githubActions' ? 'GitHub Actions of' : 'Buildkite pipeline'} ${source.source} pushes ${source.apps.map((i) => env.model.apps[i]!.name).join(', ')}`.slice(0, 1000),
+          assumeRolePolicy: pulumi.jsonStringify(ciTrustPolicy(accountId, region, source)),
           maxSessionDuration: 3600,
         },
         { parent: this },
       );
-      new aws.iam.RolePolicy(`${name}-ci-push`, { role: ciRole.name, name: 'ecr-push', policy: pulumi.jsonStringify(ciPushPolicy(owned)) }, { parent: this });
-      this.ciRoleArn = ciRole.arn;
+      new aws.iam.RolePolicy(id, { role: ciRole.name, name: 'ecr-push', policy: pulumi.jsonStringify(ciPushPolicy(source.repositoryArns)) }, { parent: this });
+      this.ciRoleArns[source.source] = ciRole.arn;
     }
 
-    this.registerOutputs({ repositoryUrls: this.repositoryUrls, fluxRoleArn: this.fluxRoleArn, ciRoleArn: this.ciRoleArn });
+    const pullArns = clusterPullRepositoryArns(env);
+    if (cluster.imagePullRoles.length && pullArns.length) {
+      const policy = pulumi.jsonStringify(nodePullPolicy(pullArns));
+      for (const role of cluster.imagePullRoles) {
+        // The node roles belong to the cluster; this stack only adds (and on destroy removes) its inline policy.
+        new aws.iam.RolePolicy(`${name}-image-pull-${safe(role)}`, { role, name: `tagflow-${env.name}-ecr-pull`, policy }, { parent: this });
+      }
+    }
+
+    this.registerOutputs({ repositoryUrls: this.repositoryUrls, fluxRoleArn: this.fluxRoleArn, ciRoleArns: this.ciRoleArns });
   }
 }

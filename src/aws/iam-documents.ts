@@ -2,7 +2,7 @@
  * IAM and ECR policy documents as plain objects. They are pure functions of the model, serialized by the
  * components with `pulumi.jsonStringify`, and tested directly with an IAM policy simulator.
  */
-import type { Ci } from '../model/environment';
+import type { CiSource } from '../model/environment';
 import { FLUX_READER_SERVICE_ACCOUNT, oidcIssuerHost, oidcProviderArn, partitionOf } from '../model/aws-names';
 
 export interface Statement {
@@ -35,6 +35,12 @@ export const CI_PUSH_ACTIONS = {
   'ecr:PutImage': 'push the manifest under its tag (tags are immutable: a tag cannot be moved)',
   'ecr:BatchGetImage': 'read manifests for layer caching (--cache-from)',
   'ecr:GetDownloadUrlForLayer': 'pull cached layers',
+} as const;
+
+/** What a kubelet (node role or pull identity) needs to pull an image for a pod: no listing, no writes. */
+export const NODE_PULL_ACTIONS = {
+  'ecr:BatchGetImage': 'read the image manifest the pod names (tag or digest)',
+  'ecr:GetDownloadUrlForLayer': 'download its layers and config',
 } as const;
 
 export const AUTH_TOKEN_ACTION = {
@@ -81,8 +87,12 @@ export function irsaTrustPolicy(
   };
 }
 
-/** EKS Pod Identity trust; the PodIdentityAssociation pins the cluster, namespace and ServiceAccount. */
-export function podIdentityTrustPolicy(accountId: string): PolicyDocument {
+/**
+ * EKS Pod Identity trust: the EKS pods service, only on behalf of this account and this cluster
+ * (aws:SourceAccount, aws:SourceArn: the confused-deputy guard); the PodIdentityAssociation pins the
+ * namespace and ServiceAccount. Pod Identity tags the session, hence sts:TagSession.
+ */
+export function podIdentityTrustPolicy(accountId: string, clusterArn: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -90,7 +100,7 @@ export function podIdentityTrustPolicy(accountId: string): PolicyDocument {
         Effect: 'Allow',
         Principal: { Service: 'pods.eks.amazonaws.com' },
         Action: ['sts:AssumeRole', 'sts:TagSession'],
-        Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
+        Condition: { StringEquals: { 'aws:SourceAccount': accountId }, ArnEquals: { 'aws:SourceArn': clusterArn } },
       },
     ],
   };
@@ -100,35 +110,56 @@ export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 export const BUILDKITE_OIDC_HOST = 'agent.buildkite.com';
 
 /** The OIDC host of a CI system. */
-export function ciOidcHost(ci: Ci): string {
-  return 'githubActions' in ci ? GITHUB_OIDC_HOST : BUILDKITE_OIDC_HOST;
+export function ciOidcHost(source: Pick<CiSource, 'system'>): string {
+  return source.system === 'githubActions' ? GITHUB_OIDC_HOST : BUILDKITE_OIDC_HOST;
 }
 
-/** `sub` claims the CI role trusts: repository (or pipeline) and branch pinned. */
-export function ciSubjects(ci: Ci): { exact: string[]; like: string[] } {
-  if ('githubActions' in ci) {
-    const { repositories, branches } = ci.githubActions;
-    return { exact: repositories.flatMap((r) => branches.map((b) => `repo:${r}:ref:refs/heads/${b}`)).sort(), like: [] };
+/** The Buildkite session tags the trust requires (`session-tags` of the assume-role plugin), and their values. */
+export const BUILDKITE_SESSION_TAGS = ['organization_slug', 'pipeline_slug', 'build_branch'] as const;
+
+/**
+ * `sub` claims a CI source's role trusts. GitHub: `repo:<owner/repo>:ref:refs/heads/<branch>` per branch and
+ * `repo:<owner/repo>:environment:<name>` per environment (a job with `environment:` gets that form, whatever
+ * its branch: the environment's deployment-branch rule is what limits branches there). Buildkite:
+ * `organization:<org>:pipeline:<slug>:ref:refs/heads/<branch>:commit:*:step:*` (commit and step vary per build).
+ */
+export function ciSubjects(source: CiSource): { exact: string[]; like: string[] } {
+  if (source.system === 'githubActions') {
+    return {
+      exact: [...source.branches.map((b) => `repo:${source.source}:ref:refs/heads/${b}`), ...source.environments.map((e) => `repo:${source.source}:environment:${e}`)].sort(),
+      like: [],
+    };
   }
-  const { organization, pipelines, branches } = ci.buildkite;
-  // Buildkite's sub ends in :commit:<sha>:step:<key>, which vary per build.
-  return { exact: [], like: pipelines.flatMap((p) => branches.map((b) => `organization:${organization}:pipeline:${p}:ref:refs/heads/${b}:commit:*:step:*`)).sort() };
+  return { exact: [], like: source.branches.map((b) => `organization:${source.organization}:pipeline:${source.source}:ref:refs/heads/${b}:commit:*:step:*`).sort() };
 }
 
-/** Trust of the CI push role: the CI's OIDC provider, audience sts.amazonaws.com, pinned subjects. */
-export function ciTrustPolicy(accountId: string, region: string, ci: Ci): PolicyDocument {
-  const host = ciOidcHost(ci);
-  const subs = ciSubjects(ci);
+/**
+ * Trust of a CI source's push role: the CI's OIDC provider, audience sts.amazonaws.com, the source's `sub`
+ * claims. Buildkite passes session tags (organization, pipeline, branch), so its trust also allows
+ * sts:TagSession, and only with exactly those tag keys carrying this source's values.
+ */
+export function ciTrustPolicy(accountId: string, region: string, source: CiSource): PolicyDocument {
+  const host = ciOidcHost(source);
+  const subs = ciSubjects(source);
   const condition: Record<string, Record<string, string | string[]>> = { StringEquals: { [`${host}:aud`]: 'sts.amazonaws.com' } };
   if (subs.exact.length) condition.StringEquals[`${host}:sub`] = subs.exact;
   if (subs.like.length) condition.StringLike = { [`${host}:sub`]: subs.like };
+  const buildkite = source.system === 'buildkite';
+  if (buildkite) {
+    Object.assign(condition.StringEquals, {
+      'aws:RequestTag/organization_slug': source.organization!,
+      'aws:RequestTag/pipeline_slug': source.source,
+      'aws:RequestTag/build_branch': [...source.branches].sort(),
+    });
+    condition['ForAllValues:StringEquals'] = { 'aws:TagKeys': [...BUILDKITE_SESSION_TAGS] };
+  }
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Effect: 'Allow',
         Principal: { Federated: `arn:${partitionOf(region)}:iam::${accountId}:oidc-provider/${host}` },
-        Action: 'sts:AssumeRoleWithWebIdentity',
+        Action: buildkite ? ['sts:AssumeRoleWithWebIdentity', 'sts:TagSession'] : 'sts:AssumeRoleWithWebIdentity',
         Condition: condition,
       },
     ],
@@ -147,23 +178,39 @@ export function ciPushPolicy(repositoryArns: readonly string[]): PolicyDocument 
   };
 }
 
+/** The exact roles of other accounts that read one repository. */
+export interface RepositoryReaders {
+  /** Flux image-reader roles (list and pull). */
+  readonly readerRoleArns: readonly string[];
+  /** Roles that pull for the reading cluster's pods (pull only). */
+  readonly nodeRoleArns: readonly string[];
+}
+
 /**
- * Repository policy for images read from other accounts: those accounts' tagflow image-reader roles (by
- * name pattern, so the policy is valid before they exist) may list and pull; nothing else.
+ * Repository policy for images read from other accounts: exactly the named roles, never an account root.
+ * IAM resolves each role ARN when the policy is saved, so a role deleted and re-created by the same name
+ * does not inherit the grant (re-apply the stack), and a role that does not exist yet is refused.
  */
-export function crossAccountPullPolicy(pullAccounts: readonly string[], region: string): PolicyDocument {
-  const p = partitionOf(region);
-  const accounts = [...new Set(pullAccounts)].sort();
+export function crossAccountPullPolicy(readers: RepositoryReaders): PolicyDocument {
+  const statements: Statement[] = [];
+  if (readers.readerRoleArns.length) {
+    statements.push({ Sid: 'TagflowImageReaders', Effect: 'Allow', Principal: { AWS: [...new Set(readers.readerRoleArns)].sort() }, Action: sorted(FLUX_READ_ACTIONS) });
+  }
+  if (readers.nodeRoleArns.length) {
+    statements.push({ Sid: 'ClusterImagePull', Effect: 'Allow', Principal: { AWS: [...new Set(readers.nodeRoleArns)].sort() }, Action: sorted(NODE_PULL_ACTIONS) });
+  }
+  if (!statements.length) throw new Error('crossAccountPullPolicy: no readers');
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/** Identity policy of the roles that pull for a cluster's pods: log in, pull the apps' repositories. */
+export function nodePullPolicy(repositoryArns: readonly string[]): PolicyDocument {
+  if (repositoryArns.length === 0) throw new Error('nodePullPolicy: no repositories');
   return {
     Version: '2012-10-17',
     Statement: [
-      {
-        Sid: 'TagflowImageReaders',
-        Effect: 'Allow',
-        Principal: { AWS: accounts.map((a) => `arn:${p}:iam::${a}:root`) },
-        Action: sorted(FLUX_READ_ACTIONS),
-        Condition: { ArnLike: { 'aws:PrincipalArn': accounts.map((a) => `arn:${p}:iam::${a}:role/tagflow-*-image-reader`) } },
-      },
+      { Sid: 'Login', Effect: 'Allow', Action: sorted(AUTH_TOKEN_ACTION), Resource: '*' },
+      { Sid: 'PullAppImages', Effect: 'Allow', Action: sorted(NODE_PULL_ACTIONS), Resource: [...new Set(repositoryArns)].sort() },
     ],
   };
 }

@@ -4,5 +4,5 @@ import { runProgram } from './stack';
 const outputs = runProgram();
 export const repositoryUrls = outputs.repositoryUrls;
 export const fluxRoleArn = outputs.fluxRoleArn;
-export const ciRoleArn = outputs.ciRoleArn;
+export const ciRoleArns = outputs.ciRoleArns;
 export const tierRoleArns = outputs.tierRoleArns;

@@ -3,6 +3,7 @@ import { parseEnvironment } from '../model/load';
 import { gitCredentials, resolveEnvironment } from '../model/tiers';
 import { CONFIG_KEY } from '../model/load';
 import { Environment, GIT_SECRET_CONFIG, type EnvironmentSecrets } from './environment';
+import { AWS_REGION_CONFIG, checkProviderRegion } from './region';
 
 /**
  * The Pulumi program: reads `tagflow:environment` through the same zod model as synth, and builds one
@@ -12,6 +13,7 @@ export function runProgram(opts?: pulumi.ComponentResourceOptions) {
   const config = new pulumi.Config('tagflow');
   const file = `Pulumi.${pulumi.getStack()}.yaml`;
   const environment = resolveEnvironment(parseEnvironment(config.requireObject(CONFIG_KEY.split(':')[1]), file), file);
+  checkProviderRegion(environment, new pulumi.Config(AWS_REGION_CONFIG.split(':')[0]).get(AWS_REGION_CONFIG.split(':')[1]), file);
   const secrets = Object.fromEntries(
     GIT_SECRET_CONFIG[gitCredentials(environment.model.gitops).kind].map((k) => [k, config.requireSecret(k)]),
   ) as EnvironmentSecrets;
@@ -23,7 +25,7 @@ export function runProgram(opts?: pulumi.ComponentResourceOptions) {
   return {
     repositoryUrls: env.repositoryUrls,
     fluxRoleArn: env.fluxRoleArn,
-    ciRoleArn: env.ciRoleArn,
+    ciRoleArns: env.ciRoleArns,
     tierRoleArns: Object.fromEntries(Object.entries(env.tiers).filter(([, t]) => t.roleArn).map(([k, t]) => [k, t.roleArn!])),
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Names and ARNs that both the GitOps tree and the Pulumi program need. They are deterministic, so synth
  * never waits for Pulumi outputs (e.g. the role ARN in the image-reflector-controller IRSA patch).
@@ -20,8 +21,18 @@ export function tierReaderRoleName(environment: string, tier: string): string {
   return `tagflow-${environment}-${tier}-image-reader`;
 }
 
-export function ciPushRoleName(environment: string): string {
-  return `tagflow-${environment}-ci-push`;
+/**
+ * The push role of one CI source (GitHub `owner/repo` or Buildkite pipeline): `tagflow-<env>-ci-<source>`, with
+ * `/` as `-`; a name past IAM's 64 characters keeps its start and ends in a hash of the whole name.
+ */
+export function ciRoleName(environment: string, source: string): string {
+  const name = `tagflow-${environment}-ci-${source.replace(/[^\w+=,.@-]/g, '-')}`;
+  if (name.length <= 64) return name;
+  return `${name.slice(0, 55)}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+export function eksClusterArn(accountId: string, region: string, cluster: string): string {
+  return `arn:${partitionOf(region)}:eks:${region}:${accountId}:cluster/${cluster}`;
 }
 
 export function roleArn(accountId: string, region: string, roleName: string): string {

@@ -219,22 +219,85 @@ const KMS_KEY_ARN = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\
 });
 
 const ciBranches = z.array(branchName).min(1).default(['main']);
+const GITHUB_REPOSITORY = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: "must be 'owner/repository'" });
+const BUILDKITE_PIPELINE = z.string().regex(/^[a-z0-9-]+$/, { message: 'must be a Buildkite pipeline slug' });
+/** GitHub deployment environment names (a job with `environment:` gets `sub` = repo:<owner/repo>:environment:<name>). */
+const githubEnvironment = z.string().regex(/^[^\s:,*?]{1,255}$/, { message: 'must be a GitHub environment name (no spaces, colons, commas or wildcards)' });
 export const CiSchema = z.union([
   z.strictObject({
     githubActions: z.strictObject({
-      repositories: z.array(z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: "must be 'owner/repository'" })).min(1),
+      repositories: z
+        .array(GITHUB_REPOSITORY)
+        .min(1)
+        .optional()
+        .describe("Repositories that build images: one named like an app builds that app, a single one builds every app; otherwise set apps[].ci.repository."),
       branches: ciBranches,
+      environments: z
+        .array(githubEnvironment)
+        .default([])
+        .describe('GitHub environments whose jobs push (their OIDC sub is repo:<owner/repo>:environment:<name>, whatever the branch).'),
     }),
   }),
   z.strictObject({
     buildkite: z.strictObject({
       organization: z.string().regex(/^[a-z0-9-]+$/, { message: 'must be a Buildkite organization slug' }),
-      pipelines: z.array(z.string().regex(/^[a-z0-9-]+$/, { message: 'must be a Buildkite pipeline slug' })).min(1),
+      pipelines: z.array(BUILDKITE_PIPELINE).min(1).optional().describe('Pipelines that build images: one named like an app builds that app, a single one builds every app; otherwise set apps[].ci.pipeline.'),
       branches: ciBranches,
     }),
   }),
 ]);
 export type Ci = z.infer<typeof CiSchema>;
+
+/** Which source builds an app: the one CI identity that may push its images. */
+export const AppCiSchema = z
+  .strictObject({
+    repository: GITHUB_REPOSITORY.optional().describe('GitHub Actions: the repository whose workflows build this app.'),
+    pipeline: BUILDKITE_PIPELINE.optional().describe('Buildkite: the pipeline that builds this app.'),
+    branches: z.array(branchName).min(1).optional().describe('Branches whose builds may push (default: ci.<system>.branches).'),
+    environments: z.array(githubEnvironment).optional().describe('GitHub environments whose jobs may push (default: ci.githubActions.environments).'),
+  })
+  .describe("The CI source that builds the app; only its OIDC identity may push the app's images.");
+export type AppCi = z.infer<typeof AppCiSchema>;
+
+/** One CI identity (a GitHub repository or a Buildkite pipeline) and the apps it builds. */
+export interface CiSource {
+  readonly system: 'githubActions' | 'buildkite';
+  /** `owner/repository` (GitHub) or the pipeline slug (Buildkite). */
+  readonly source: string;
+  readonly organization?: string;
+  readonly branches: readonly string[];
+  readonly environments: readonly string[];
+  /** Indexes into apps[] of the apps it builds. */
+  readonly apps: number[];
+}
+
+/**
+ * The source that builds `app`: apps[].ci, else the listed repository (pipeline) named like the app, else the
+ * only one listed (a monorepo builds every app); undefined when there is none. Branches and environments of
+ * the app's ci override the system's.
+ */
+export function appCiSource(ci: Ci, app: { name: string; ci?: AppCi }): Omit<CiSource, 'apps'> | undefined {
+  if ('githubActions' in ci) {
+    const g = ci.githubActions;
+    const listed = g.repositories ?? [];
+    const source = app.ci?.repository ?? listed.find((r) => r.slice(r.indexOf('/') + 1) === app.name) ?? (listed.length === 1 ? listed[0] : undefined);
+    if (!source) return undefined;
+    return { system: 'githubActions', source, branches: app.ci?.branches ?? g.branches, environments: app.ci?.environments ?? g.environments };
+  }
+  const b = ci.buildkite;
+  const listed = b.pipelines ?? [];
+  const source = app.ci?.pipeline ?? listed.find((p) => p === app.name) ?? (listed.length === 1 ? listed[0] : undefined);
+  if (!source) return undefined;
+  return { system: 'buildkite', source, organization: b.organization, branches: app.ci?.branches ?? b.branches, environments: [] };
+}
+
+/** IAM role name (no path). */
+const IAM_ROLE_NAME = z.string().regex(/^[\w+=,.@-]{1,64}$/, { message: 'must be an IAM role name (letters, digits and +=,.@_-, at most 64 characters; no path)' });
+/** A literal ECR tag pattern: tag characters and up to four `*` (ECR's tagPatternList limit). */
+const TAG_PATTERN = z
+  .string()
+  .regex(/^[A-Za-z0-9_.*-]{1,128}$/, { message: 'must be a tag or a tag pattern of letters, digits, _ . - and * wildcards' })
+  .refine((p) => (p.match(/\*/g) ?? []).length <= 4, { message: 'has more than the 4 wildcards ECR allows in a tag pattern' });
 
 const ACCOUNT_ID = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id (quote it in YAML)' });
 const REGION = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { message: "must be an AWS region such as 'eu-west-1'" });
@@ -262,10 +325,19 @@ export const AppSchema = z.strictObject({
       pullAccounts: z
         .array(ACCOUNT_ID)
         .default([])
-        .describe("Accounts whose tagflow image-reader roles may list and pull (repository policy; only for create: true)."),
+        .describe('Accounts that read this repository: each needs an aws.readers entry naming its exact roles (repository policy; only for create: true).'),
+      cacheTag: z
+        .union([z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: 'must be an image tag' }), z.literal(false)])
+        .default('buildcache')
+        .describe('The one tag CI may rewrite (registry layer cache), exempt from tag immutability; false keeps every tag immutable.'),
+      keepTags: z
+        .array(TAG_PATTERN)
+        .default([])
+        .describe("Tag patterns other stacks deploy from this repository (e.g. a reader's own release scheme): never expired. release-* always is."),
     })
     .optional()
     .describe('ECR settings of the app (registry provider aws only).'),
+  ci: AppCiSchema.optional(),
   chart: ChartSchema.default({ bundled: true }),
   values: z.record(z.string(), z.unknown()).default({}),
   config: AppConfigSchema.optional(),
@@ -356,7 +428,29 @@ export const EnvironmentSchema = z
       .strictObject({
         accountId: ACCOUNT_ID,
         region: REGION,
-        kmsKeyArn: KMS_KEY_ARN.optional().describe('Encrypt ECR repositories with this KMS key (default AES256).'),
+        kmsKeyArn: KMS_KEY_ARN.optional().describe('Encrypt ECR repositories with this customer managed KMS key (default: the AWS managed key aws/ecr).'),
+        encryption: z
+          .enum(['KMS', 'AES256'])
+          .default('KMS')
+          .describe('ECR encryption: KMS (default; kmsKeyArn or the AWS managed key) or AES256 (only when asked; ECR cannot change it on an existing repository).'),
+        readers: z
+          .array(
+            z.strictObject({
+              accountId: ACCOUNT_ID,
+              environment: dnsLabel('environment name').describe("The reading account's tagflow environment: its Flux image-reader role is tagflow-<environment>-flux-image-reader."),
+              objectLevelTiers: z
+                .array(z.enum(TIER_NAMES))
+                .min(1)
+                .optional()
+                .describe('The reader uses object-level identity: one role tagflow-<environment>-<tier>-image-reader per tier listed.'),
+              nodeRoles: z
+                .array(IAM_ROLE_NAME)
+                .default([])
+                .describe("Roles in that account that pull images for its pods (EKS node role or pull identity): that stack's cluster.imagePullRoles."),
+            }),
+          )
+          .default([])
+          .describe('Other accounts that pull images from the repositories this stack creates (apps[].ecr.pullAccounts), by exact role.'),
       })
       .optional()
       .describe('The AWS account and region of the environment (required for registry provider aws, ci and cluster identities).'),
@@ -374,6 +468,10 @@ export const EnvironmentSchema = z
         .regex(/^https:\/\/[^\s/?#]+\/?$/, { message: 'must be an https:// origin (scheme and host, no path), e.g. https://flux-webhook.dev.example.com' })
         .optional()
         .describe("Where the cluster exposes notification-controller's webhook-receiver Service (an Ingress you own); EventBridge POSTs ECR pushes there."),
+      imagePullRoles: z
+        .array(IAM_ROLE_NAME)
+        .default([])
+        .describe("Roles in aws.accountId that pull images for the cluster's pods (EKS node role, or a pull identity): they get pull on the apps' ECR repositories, also in other accounts."),
     }),
     ci: CiSchema.optional().describe('The pipeline that builds images: gets a push-only role through OIDC.'),
     gitops: GitOpsSchema,
@@ -402,8 +500,55 @@ export const EnvironmentSchema = z
       });
     }
     if (env.ci && !ecr) ctx.addIssue({ code: 'custom', path: ['ci'], message: 'creates an ECR push role, so it needs registry provider aws' });
+    if (env.aws?.encryption === 'AES256' && env.aws.kmsKeyArn) {
+      ctx.addIssue({ code: 'custom', path: ['aws', 'encryption'], message: 'is AES256, which cannot use aws.kmsKeyArn: remove one of them' });
+    }
+    if (env.cluster.imagePullRoles.length && !ecr) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'imagePullRoles'], message: 'grants pull on ECR repositories, so it needs registry provider aws' });
+    }
+    const readers = new Map<string, number>();
+    (env.aws?.readers ?? []).forEach((r, j) => {
+      const first = readers.get(r.accountId);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['aws', 'readers', j, 'accountId'], message: `duplicate reader account (also aws.readers[${first}].accountId)` });
+      else readers.set(r.accountId, j);
+      if (r.accountId === env.aws?.accountId) {
+        ctx.addIssue({ code: 'custom', path: ['aws', 'readers', j, 'accountId'], message: "is this stack's own account; a reader is another account (this stack's roles get identity policies)" });
+      }
+    });
+    const builds = new Map<string, number[]>();
+    const ciSystem = env.ci ? ('githubActions' in env.ci ? 'githubActions' : 'buildkite') : undefined;
     const seen = new Map<string, number>();
     env.apps.forEach((app, i) => {
+      (app.ecr?.pullAccounts ?? []).forEach((account, j) => {
+        if (app.ecr?.create === false) {
+          ctx.addIssue({ code: 'custom', path: ['apps', i, 'ecr', 'pullAccounts', j], message: 'is only for a repository this stack creates (create: true); grant it in the stack that owns the repository' });
+        } else if (!readers.has(account)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apps', i, 'ecr', 'pullAccounts', j],
+            message: `has no aws.readers entry: the repository policy names exact roles, so add {accountId: "${account}", environment: <its tagflow environment>, nodeRoles: [<roles its nodes pull with>]}`,
+          });
+        }
+      });
+      if (app.ci) {
+        if (!ciSystem) ctx.addIssue({ code: 'custom', path: ['apps', i, 'ci'], message: 'needs ci (ci.githubActions or ci.buildkite): the CI system whose identity pushes the app' });
+        const wrong: [keyof AppCi, string][] =
+          ciSystem === 'githubActions' ? [['pipeline', 'is for Buildkite; this environment builds with GitHub Actions (set repository)']] : ciSystem === 'buildkite'
+            ? [['repository', 'is for GitHub Actions; this environment builds with Buildkite (set pipeline)'], ['environments', 'is for GitHub Actions; Buildkite has no environments']]
+            : [];
+        for (const [k, message] of wrong) if (app.ci[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['apps', i, 'ci', k], message });
+      }
+      if (env.ci && ecr && app.ecr?.create !== false) {
+        const src = appCiSource(env.ci, app);
+        if (!src) {
+          const [field, what, list] = ciSystem === 'githubActions' ? ['repository', "'owner/name' of the GitHub repository", 'ci.githubActions.repositories'] : ['pipeline', 'the Buildkite pipeline slug', 'ci.buildkite.pipelines'];
+          ctx.addIssue({
+            code: 'custom',
+            path: ['apps', i, 'ci'],
+            message: `app '${app.name}' has no CI source, so nothing could push its images: set apps[${i}].ci.${field} (${what} that builds it) or list one named '${app.name}' in ${list}`,
+          });
+        } else builds.set(src.source, [...(builds.get(src.source) ?? []), i]);
+      }
       if (app.ecr && !ecr) {
         ctx.addIssue({ code: 'custom', path: ['apps', i, 'ecr'], message: `is for registry provider aws; this environment's registry is ${env.registry.provider}` });
       }
@@ -424,6 +569,14 @@ export const EnvironmentSchema = z
         }
       }
     });
+    if (env.ci && ecr) {
+      const listed = 'githubActions' in env.ci ? (['githubActions', 'repositories', env.ci.githubActions.repositories] as const) : (['buildkite', 'pipelines', env.ci.buildkite.pipelines] as const);
+      (listed[2] ?? []).forEach((source, j) => {
+        if (!builds.has(source)) {
+          ctx.addIssue({ code: 'custom', path: ['ci', listed[0], listed[1], j], message: 'builds no app of this stack (none is named like it or names it in apps[].ci): it would get a role that can push nothing' });
+        }
+      });
+    }
     if (ecr) {
       if (env.cluster.objectLevelIdentity && env.cluster.identity !== 'irsa') {
         ctx.addIssue({ code: 'custom', path: ['cluster', 'objectLevelIdentity'], message: 'needs cluster.identity irsa (Flux object-level identity does not support Pod Identity)' });

@@ -91,6 +91,10 @@ export interface AppTier {
     readonly region: string;
     readonly create: boolean;
     readonly pullAccounts: readonly string[];
+    /** The one tag CI may rewrite (layer cache), exempt from tag immutability; false: none. */
+    readonly cacheTag: string | false;
+    /** Tag patterns (ECR wildcards) other stacks deploy from this repository: the lifecycle never expires them. */
+    readonly keepTags: readonly string[];
   };
   readonly tagScheme: string;
   readonly filterTags: { readonly pattern: string; readonly extract?: string };
@@ -194,6 +198,8 @@ export const TIER_DEPLOYER = 'tagflow-deployer';
 /** The Kustomization (and its ServiceAccount) of a tier in flux-system. */
 export const tierKustomizationName = (environment: string, tier: string) => `tagflow-${environment}-${tier}`;
 export const BUNDLED_CHART_PATH = 'charts/app';
+/** The registry layer cache tag CI rewrites on every build (exempt from tag immutability). */
+export const DEFAULT_CACHE_TAG = 'buildcache';
 
 /** Deep merge of plain objects; arrays and scalars of later sources replace earlier ones. */
 export function mergeValues(...sources: (Record<string, unknown> | undefined)[]): Record<string, unknown> {
@@ -244,7 +250,14 @@ function registryOf(env: Environment, app: App): Pick<AppTier, 'image' | 'reposi
     image: `${host}/${repository}`,
     repository,
     registry: { provider: 'aws', host, insecure: false },
-    ecr: { accountId, region, create: app.ecr?.create ?? true, pullAccounts: app.ecr?.pullAccounts ?? [] },
+    ecr: {
+      accountId,
+      region,
+      create: app.ecr?.create ?? true,
+      pullAccounts: app.ecr?.pullAccounts ?? [],
+      cacheTag: app.ecr?.cacheTag ?? DEFAULT_CACHE_TAG,
+      keepTags: app.ecr?.keepTags ?? [],
+    },
   };
 }
 
@@ -357,6 +370,14 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
       } catch (e) {
         if (!(e instanceof TagSchemeError)) throw e;
         issues.push({ path: where, value: tagScheme, message: e.message });
+      }
+      const cacheTag = app.ecr?.cacheTag ?? (ecr ? DEFAULT_CACHE_TAG : false);
+      if (cacheTag && compileGoRegex(filterTags.pattern).test(cacheTag)) {
+        issues.push({
+          path: ['apps', appIndex, 'ecr', 'cacheTag'],
+          value: cacheTag,
+          message: `is matched by filterTags.pattern '${filterTags.pattern}' of tier '${name}': a tag CI may rewrite must never be deployable; pick another cache tag`,
+        });
       }
       const exclusions = [...SIGNATURE_EXCLUSIONS, ...pick('exclusionList').filter((x) => !(SIGNATURE_EXCLUSIONS as readonly string[]).includes(x))];
       apps.push({
