@@ -60,7 +60,7 @@ describe('containment: nothing outside the output folder is ever written or dele
 
   test.each([
     ['not JSON', () => '{"version": 1, "files": [', /is not a tagflow index \(not JSON/],
-    ['another version', () => JSON.stringify({ version: 2, owner: 'test', files: [] }), /version: 2 Invalid input: expected 1/],
+    ['another version', () => JSON.stringify({ version: 3, owner: 'test', files: [] }), /version: 3 /],
     ['a bad digest', () => JSON.stringify({ version: 1, owner: 'test', files: [{ path: 'a.yaml', sha256: 'x' }] }), /files\[0\]\.sha256: "x" must be 64 lowercase hex digits/],
     ['another owner', () => JSON.stringify({ version: 1, owner: 'prod', files: [] }), /owner "prod" is not "test"/],
     ['a duplicate path', () => JSON.stringify({ version: 1, owner: 'test', files: [{ path: 'a.yaml', sha256: 'a'.repeat(64) }, { path: 'a.yaml', sha256: 'a'.repeat(64) }] }), /lists a\.yaml twice/],

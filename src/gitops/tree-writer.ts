@@ -19,10 +19,14 @@ export { INDEX_DIR, TreeWriteError } from './tree-paths';
  *  - one run at a time per tree (`.tagflow/lock`), and each run's changes are one transaction with a
  *    write-ahead journal (tree-journal.ts): a crash at any point is completed or undone by the next run.
  */
+/**
+ * Version 2 lists paths only. Version 1 also held each file's sha256, which changed whenever Flux rewrote a
+ * marker value, so every synth after a Flux commit rewrote the index: it is still read, and rewritten as 2.
+ */
 export interface TreeIndex {
-  readonly version: 1;
+  readonly version: 2;
   readonly owner: string;
-  readonly files: readonly { readonly path: string; readonly sha256: string }[];
+  readonly files: readonly { readonly path: string }[];
 }
 
 export interface TreeWriteResult {
@@ -34,7 +38,7 @@ export interface TreeWriteResult {
 const OWNER = /^[A-Za-z0-9_.-]+$/;
 
 const IndexSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]),
   owner: z.string().regex(OWNER, 'must be a stack name'),
   files: z
     .array(
@@ -43,7 +47,7 @@ const IndexSchema = z.strictObject({
           const why = relativePathError(p) ?? (p === INDEX_DIR || p.startsWith(`${INDEX_DIR}/`) ? `must not be inside ${INDEX_DIR}/` : undefined);
           if (why) ctx.addIssue({ code: 'custom', message: `${why} (a path outside the tree, or tagflow's own folder)` });
         }),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
       }),
     )
     .max(LIMITS.tagsPerRepository * 10),
@@ -82,7 +86,7 @@ export function readIndex(outDir: string, owner: string): TreeIndex | undefined 
     if (seen.has(f.path)) throw new TreeWriteError(`${file}: lists ${f.path} twice; nothing was changed: restore it from git`);
     seen.add(f.path);
   }
-  return r.data as TreeIndex;
+  return { version: 2, owner: r.data.owner, files: r.data.files.map((f) => ({ path: f.path })) };
 }
 
 /** Every owner with an index in the tree. */
@@ -231,7 +235,7 @@ function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string,
   }
   for (const o of outputs) {
     const sorted = [...o.files.keys()].sort();
-    const index: TreeIndex = { version: 1, owner: o.owner, files: sorted.map((p) => ({ path: p, sha256: sha256(merged.get(p)!) })) };
+    const index: TreeIndex = { version: 2, owner: o.owner, files: sorted.map((p) => ({ path: p })) };
     const text = Buffer.from(JSON.stringify(index, null, 2) + '\n');
     const now = readTreeFile(root, indexRel(o.owner));
     if (!now || !now.equals(text)) writes.push({ path: indexRel(o.owner), content: text, replaces: now !== undefined });
