@@ -1,6 +1,7 @@
 // A small typed wrapper over @kubernetes/client-node for what the e2e scenario needs:
 // server-side apply of multi-document YAML, get, list, delete, and waiting for conditions.
 import * as k8s from '@kubernetes/client-node';
+import { RawObjectApi, type KubeObject } from '../../src/kube/raw-object-api';
 import { parseAllDocuments } from 'yaml';
 import { pollUntil } from './wait';
 
@@ -19,13 +20,7 @@ export interface Condition {
   readonly observedGeneration?: number;
 }
 
-/** A Kubernetes object as plain JSON. */
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
-  readonly [k: string]: unknown;
-}
+export type { KubeObject };
 
 /** An API error: HTTP status plus the Status object's reason and message. */
 export class KubeApiError extends Error {
@@ -62,40 +57,6 @@ function safeJson(s: string): unknown {
     return JSON.parse(s);
   } catch {
     return undefined;
-  }
-}
-
-type ApiAction = 'create' | 'delete' | 'patch' | 'read' | 'list';
-
-/**
- * KubernetesObjectApi with raw JSON bodies. The stock methods run objects through the client's model
- * classes, which drop fields they do not know by their JSON name (e.g. `x-kubernetes-preserve-unknown-fields`
- * in a CRD schema: the API server then rejects the CRD) and turn timestamps into Date objects.
- * Discovery (kind -> resource), authentication and TLS are the client's.
- */
-class RawObjectApi extends k8s.KubernetesObjectApi {
-  static create(kc: k8s.KubeConfig): RawObjectApi {
-    const api = kc.makeApiClient(RawObjectApi);
-    api.setDefaultNamespace(kc);
-    return api;
-  }
-
-  async send<T>(
-    obj: Pick<KubeObject, 'apiVersion' | 'kind'> & { metadata: { name?: string; namespace?: string } },
-    action: ApiAction,
-    method: k8s.HttpMethod,
-    opts: { readonly query?: Readonly<Record<string, string>>; readonly body?: unknown; readonly contentType?: string } = {},
-  ): Promise<T> {
-    const uri = await this.specUriPath(structuredClone(obj) as k8s.KubernetesObject, action);
-    const ctx = this.configuration.baseServer.makeRequestContext(uri, method);
-    ctx.setHeaderParam('Accept', 'application/json');
-    for (const [k, v] of Object.entries(opts.query ?? {})) ctx.setQueryParam(k, v);
-    if (opts.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(opts.body));
-    }
-    // 'any' makes the client's deserializer hand back the parsed JSON untouched.
-    return (await this.requestPromise(ctx, 'any')) as unknown as T;
   }
 }
 

@@ -25,6 +25,8 @@ export interface BootstrapOptions {
   readonly lockdown: boolean;
   /** Receiver token per tier (what the Pulumi program generates). */
   readonly receiverTokens: ReadonlyMap<string, string>;
+  /** The chat webhook URL (the Pulumi program writes it from config into each tier's Secret). */
+  readonly chatWebhookUrl?: string;
 }
 
 /** `flux install`'s reconciler identities: kustomize-controller and helm-controller may do anything. */
@@ -65,6 +67,17 @@ export function tierSecrets(opts: BootstrapOptions): KubeObject[] {
             metadata: { name: t.webhook.secretName, namespace: t.namespace, labels: { 'reconcile.fluxcd.io/watch': 'Enabled' } },
             type: 'Opaque',
             stringData: { token: opts.receiverTokens.get(t.name)! },
+          },
+        ]
+      : []),
+    ...(t.notifications?.chat && opts.chatWebhookUrl
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: t.notifications.chat.secretName, namespace: t.namespace },
+            type: 'Opaque',
+            stringData: { address: opts.chatWebhookUrl },
           },
         ]
       : []),

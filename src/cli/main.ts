@@ -103,6 +103,26 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('status')
+    .description('where each app\'s image is between the registry and running pods (registry, policy, Git, cluster, release, rollout)')
+    .requiredOption('-s, --stack <name>', 'the stack')
+    .option('-a, --app <app...>', 'only these apps')
+    .option('-t, --tier <tier...>', 'only these tiers')
+    .option('-w, --watch', 'follow one app until it runs the newest accepted tag (exit 0) or fails (exit 1)')
+    .option('--timeout <duration>', 'with --watch: give up after this long (Go duration)', '10m')
+    .option('--kubeconfig <file>', 'kubeconfig to read the cluster with (default: KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--tree <dir>', "a checkout of the GitOps repository: Git's values and commits come from it (default: what the cluster applied)")
+    .option('--registry <url>', "list tags in this registry instead of each app's own")
+    .option('--insecure-registry', 'allow a plain http:// --registry')
+    .option('--json', 'print {apps: [...]} as JSON')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runStatus } = await import('./commands/status');
+      program.setOptionValue('exit', await runStatus(o, out));
+    });
+
+  program
     .command('latency')
     .description('push → commit → running per tier, typical and worst case, with and without the webhook path')
     .requiredOption('-s, --stack <name>', 'the stack')
