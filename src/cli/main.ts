@@ -87,7 +87,7 @@ export function buildProgram(out: (s: string) => void): Command {
 
   program
     .command('promote')
-    .description('put the exact image (same digest) the staging tier runs under the release tag, through the OCI distribution API')
+    .description('put the exact image (same digest) the staging tier runs under the release tag, through the promotion gates (signature, scan, soak, age), with a promotion record attached to the digest')
     .requiredOption('-s, --stack <name>', 'the stack whose release tier receives the image')
     .requiredOption('--app <name>', 'the app to promote')
     .requiredOption('--version <x.y.z>', 'the release version: the tag is the release scheme with it (release-X.Y.Z)')

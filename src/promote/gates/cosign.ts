@@ -40,6 +40,9 @@ export interface FoundManifest {
   readonly layers: readonly Layer[];
 }
 
+/** Referrers of one digest that are fetched and checked. */
+export const MAX_REFERRERS = 100;
+
 /** The largest payload or envelope tagflow reads from a signature or attestation layer. */
 export const MAX_SIGNED_BYTES = 16 * 1024 * 1024;
 
@@ -81,8 +84,9 @@ export async function findCosignManifests(
   if (byTag) found.push({ form: 'tag', ref: tag, digest: byTag.digest, layers: layersOf(byTag.body).layers });
   const refs = await client.listReferrers(repository, digest);
   looked.push(refs.via === 'referrers-api' ? 'the referrers API' : `the referrers tag schema (${digest.replace(':', '-')})`);
-  for (const d of refs.descriptors) {
-    if (d.artifactType !== undefined && !artifactTypes.includes(d.artifactType) && artifactTypes.length) continue;
+  // At most MAX_REFERRERS manifests are fetched (each by digest, verified): enough for every signature and attestation CI makes.
+  const candidates = refs.descriptors.filter((d) => !(d.artifactType !== undefined && artifactTypes.length && !artifactTypes.includes(d.artifactType))).slice(0, MAX_REFERRERS);
+  for (const d of candidates) {
     const m = await client.getManifest(repository, d.digest);
     if (!m) continue;
     const { layers, subject } = layersOf(m.body);
