@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cliAsync } from './cli';
@@ -71,9 +72,9 @@ export async function attest(bin: string, keyDir: string, reg: TestRegistry, rep
   if (r.code !== 0) throw new Error(`cosign attest: ${r.err}`);
 }
 
-/** Every file of the registry's storage with its size: what a refused promotion must leave unchanged. */
+/** Every file of the registry's storage with the sha256 of its bytes: what a refused promotion must leave unchanged. */
 export function registrySnapshot(reg: TestRegistry): string[] {
-  return listTree(reg.dataDir).map((f) => `${f} ${fs.statSync(path.join(reg.dataDir, f)).size}`);
+  return listTree(reg.dataDir).map((f) => `${f} ${createHash('sha256').update(fs.readFileSync(path.join(reg.dataDir, f))).digest('hex')}`);
 }
 
 /** A GitOps tree synthesized from configDir and committed to git (committer time `at`). */
