@@ -17,6 +17,10 @@ import { decide } from './support/iam';
 import { buildxDockerConfig } from './support/buildx';
 import { packTagflow } from './support/pack';
 import { fetchManifest, pushImage, REGISTRY_SKIP_REASON, startRegistry, type TestRegistry } from './support/registry';
+import { COSIGN, goToolSkipReason } from './support/go-tools';
+import { cosignBinary, cosignKeys } from './support/gates';
+import { RegistryClient } from '../src/registry/oci-client';
+import { signatureGate } from '../src/promote/gates/signature';
 
 const dir = path.join(REPO_ROOT, 'examples', 'ci');
 const gha = parse(fs.readFileSync(path.join(dir, 'github-actions.yml'), 'utf8'));
@@ -140,7 +144,7 @@ function expand(text: string, ctx: Record<string, any>): string {
 }
 
 const buildx = buildxDockerConfig();
-const skip = REGISTRY_SKIP_REASON || buildx.reason;
+const skip = REGISTRY_SKIP_REASON || buildx.reason || goToolSkipReason(COSIGN);
 const runSteps = skip ? test.skip : test;
 if (skip) console.warn(`examples/ci steps not run: ${skip}`);
 
@@ -164,11 +168,31 @@ function selected(tags: string[]) {
 describe('examples/ci: every run/command step that needs no cloud, in a shell with the variables each CI sets, against a local registry', () => {
   let reg: TestRegistry;
   let tarball: string;
+  /** The real cosign (built from its Go module), behind a shim that lets `cosign sign` use the plain-HTTP test registry. */
+  let cosignShims: string;
+  /** The CI's signing key pair, made by `cosign generate-key-pair`: the private key and password are the CI secrets. */
+  let keyDir: string;
+  const COSIGN_PASSWORD = 'tagflow-test-password';
   beforeAll(async () => {
     if (skip) return;
     reg = await startRegistry();
     tarball = packTagflow();
-  }, 600_000);
+    const real = await cosignBinary();
+    keyDir = (await cosignKeys(real)).team;
+    cosignShims = tmpDir('tagflow-cosign-shim-');
+    fs.writeFileSync(
+      path.join(cosignShims, 'cosign'),
+      `#!/usr/bin/env bash\nset -eu\nif [ "$1" = sign ]; then shift; exec "${real}" sign --allow-http-registry --allow-insecure-registry "$@"; fi\nexec "${real}" "$@"\n`,
+      { mode: 0o755 },
+    );
+  }, 40 * 60_000);
+
+  /** The cosign signature the example made on `digest` verifies with the CI's public key (tagflow's own signature gate). */
+  async function expectSigned(repository: string, digest: string) {
+    const client = new RegistryClient({ baseUrl: reg.url, insecure: true });
+    const verdict = await signatureGate({ keys: [{ pem: fs.readFileSync(path.join(keyDir, 'cosign.pub'), 'utf8'), where: 'cosign.pub' }] }, { client, repository, digest, mediaType: '', manifest: Buffer.alloc(0), children: [] });
+    expect(verdict).toMatchObject({ verdict: 'pass', evidence: { form: 'tag', key: 'cosign.pub' } });
+  }
   afterAll(async () => reg?.stop());
 
   /** Variables both CIs get from the runner, plus the registry and package the test points them at. */
@@ -189,7 +213,8 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
       const host = reg.url.replace(/^http:\/\//, '');
       const work = tmpDir('tagflow-gha-');
       const workflowEnv = { ...gha.env, REGISTRY: host, TAGFLOW_PACKAGE: tarball };
-      const ctx: Record<string, any> = { env: workflowEnv, github: { sha: SHA }, needs: {} };
+      const secrets = { COSIGN_PRIVATE_KEY: fs.readFileSync(path.join(keyDir, 'cosign.key'), 'utf8'), COSIGN_PASSWORD };
+      const ctx: Record<string, any> = { env: workflowEnv, github: { sha: SHA }, needs: {}, secrets };
       const ran: string[] = [];
       for (const [jobName, job] of Object.entries(gha.jobs as Record<string, any>)) {
         ctx.steps = {};
@@ -197,7 +222,9 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
           if (step.run) {
             const output = path.join(work, `${jobName}-${step.id ?? ran.length}.out`);
             fs.writeFileSync(output, '');
-            const env = { ...baseEnv(), ...workflowEnv, GITHUB_SHA: SHA, GITHUB_REF: 'refs/heads/main', GITHUB_REPOSITORY: 'acme/checkout-api', GITHUB_OUTPUT: output, RUNNER_TEMP: work, CI: 'true', GITHUB_ACTIONS: 'true' };
+            // The step's own env (expressions expanded), and cosign on PATH as sigstore/cosign-installer puts it there.
+            const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expand(String(v), ctx)]));
+            const env = { ...baseEnv(), ...workflowEnv, ...stepEnv, PATH: `${cosignShims}:${process.env.PATH}`, GITHUB_SHA: SHA, GITHUB_REF: 'refs/heads/main', GITHUB_REPOSITORY: 'acme/checkout-api', GITHUB_OUTPUT: output, RUNNER_TEMP: work, CI: 'true', GITHUB_ACTIONS: 'true' };
             // GitHub's bash shell: bash --noprofile --norc -eo pipefail {0}
             const r = await sh(['bash', '--noprofile', '--norc', '-eo', 'pipefail', '-c'], expand(step.run, ctx), env, work);
             expect({ step: step.name, code: r.code, err: r.code ? r.err : '' }).toEqual({ step: step.name, code: 0, err: '' });
@@ -214,7 +241,8 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
         }
         ctx.needs[jobName] = { outputs: Object.fromEntries(Object.entries(job.outputs ?? {}).map(([k, v]) => [k, expand(String(v), ctx)])) };
       }
-      expect(ran).toEqual(['build: Tag of the dev tier', 'staging: Tag of the staging tier', 'staging: Same digest, staging tag']);
+      expect(ran).toEqual(['build: Tag of the dev tier', 'build: Sign the pushed digest', 'staging: Tag of the staging tier', 'staging: Same digest, staging tag']);
+      await expectSigned(gha.env.REPOSITORY, ctx.needs.build.outputs.digest);
       const tags = await tagsOf(reg, gha.env.REPOSITORY);
       const sel = selected([...tags.keys()]);
       expect(sel.dev).toMatch(new RegExp(`^branch-dev-\\d+-${SHA}$`));
@@ -236,7 +264,7 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
       // buildkite-agent meta-data set/get: a key-value store shared by the build's steps (here: files).
       fs.writeFileSync(
         path.join(shims, 'buildkite-agent'),
-        `#!/usr/bin/env bash\nset -eu\nstore="${work}/meta-data"; mkdir -p "$store"\ncase "$1 $2" in\n  "meta-data set") printf %s "$4" > "$store/$3" ;;\n  "meta-data get") cat "$store/$3" ;;\n  *) echo "buildkite-agent stand-in: $*" >&2; exit 2 ;;\nesac\n`,
+        `#!/usr/bin/env bash\nset -eu\nstore="${work}/meta-data"; mkdir -p "$store"\ncase "$1 $2" in\n  "meta-data set") printf %s "$4" > "$store/$3" ;;\n  "meta-data get") cat "$store/$3" ;;\n  "secret get") case "$3" in cosign_private_key) cat "${keyDir}/cosign.key" ;; cosign_password) printf %s "${COSIGN_PASSWORD}" ;; *) exit 1 ;; esac ;;\n  *) echo "buildkite-agent stand-in: $*" >&2; exit 2 ;;\nesac\n`,
         { mode: 0o755 },
       );
       // Stand-in for BuildKit (no daemon here) in \`docker buildx build\`: the image the test built is tagged as
@@ -259,7 +287,7 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
         const env = {
           ...baseEnv(),
           ...pipelineEnv,
-          PATH: `${shims}:${process.env.PATH}`,
+          PATH: `${shims}:${cosignShims}:${process.env.PATH}`,
           BUILDKITE: 'true',
           CI: 'true',
           BUILDKITE_COMMIT: SHA,
@@ -281,6 +309,7 @@ describe('examples/ci: every run/command step that needs no cloud, in a shell wi
       expect(tags.get(sel.dev)).toBe(built.digest);
       expect(tags.get(sel.staging)).toBe(built.digest); // the digest handed over in meta-data
       expect(fs.readFileSync(path.join(work, 'meta-data', 'digest'), 'utf8')).toBe(built.digest);
+      await expectSigned(repository, built.digest);
     },
     600_000,
   );

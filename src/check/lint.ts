@@ -7,7 +7,7 @@ import { findMarkedValues, isTooDeep, lineFinder, UNTRUSTED_YAML, type ParsedDoc
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
 import { LIMITS } from '../limits';
-import { TIER_PRESETS } from '../model/tiers';
+import { TIER_PRESETS, type ResolvedEnvironment } from '../model/tiers';
 import { renderTag } from '../model/tag-scheme';
 
 /**
@@ -19,6 +19,16 @@ export interface Finding {
   readonly line: number;
   readonly rule: string;
   readonly message: string;
+  /** A warning is reported but does not fail check or synth (absent: an error). */
+  readonly severity?: 'warning';
+}
+
+/**
+ * What only the stack knows: the stacks that wrote the tree. With them, check also warns about release
+ * tiers promoted without a signature gate (rule release-without-signature-gate).
+ */
+export interface LintContext {
+  readonly stacks?: readonly ResolvedEnvironment[];
 }
 
 export class UnreadableTreeError extends Error {
@@ -165,7 +175,7 @@ function schemeSamples(): { tier: string; tag: string }[] {
   return TIER_NAMES.map((tier) => ({ tier, tag: renderTag(TIER_PRESETS[tier].tagScheme, { time: 1700000000, sha: 'a1b2c3d', version: '1.2.3' }) }));
 }
 
-export function lint(root: string): Finding[] {
+export function lint(root: string, context: LintContext = {}): Finding[] {
   const { objects, markedFiles } = loadTree(root);
   const findings: Finding[] = [];
   const add = (file: string, line: number, rule: string, message: string) => findings.push({ file, line, rule, message });
@@ -280,9 +290,47 @@ export function lint(root: string): Finding[] {
       if (err) add(r.file, at('exclusionList'), 'regex-invalid', `exclusionList[${i}] '${x}' does not compile under Go RE2 (${err})`);
     }
   }
+
+  // release-without-signature-gate: the ImagePolicy of an app whose stack promotes it into release unsigned.
+  for (const env of context.stacks ?? []) {
+    for (const app of env.tiers.find((t) => t.name === 'release')?.apps ?? []) {
+      if (app.promotion?.signature) continue;
+      const labels = (o: TreeObject) => o.obj.metadata?.labels ?? {};
+      const p = policies.find((o) => labels(o)['tagflow.io/environment'] === env.name && labels(o)['tagflow.io/tier'] === 'release' && labels(o)['tagflow.io/app'] === app.app);
+      if (!p) continue;
+      findings.push({
+        file: p.file,
+        line: p.line,
+        rule: 'release-without-signature-gate',
+        severity: 'warning',
+        message: `stack '${env.name}' promotes '${app.app}' into its release tier without a signature gate: any image staging ran can become a release; set promotion.gates.signature.keys (your CI's cosign public key)`,
+      });
+    }
+  }
   return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.rule < b.rule ? -1 : 1)));
 }
 
+/** Errors (what fails check and synth) and warnings. */
+export function bySeverity(findings: readonly Finding[]): { errors: Finding[]; warnings: Finding[] } {
+  return { errors: findings.filter((f) => f.severity !== 'warning'), warnings: findings.filter((f) => f.severity === 'warning') };
+}
+
+/**
+ * The stacks that wrote a tree (its `.tagflow/<stack>.json` indexes) whose stack files are in `configDir`:
+ * the context `tagflow check` runs with when started from the folder of the stack files.
+ */
+export function stacksOfTree(root: string, configDir: string, load: (dir: string, stack: string) => ResolvedEnvironment): ResolvedEnvironment[] {
+  const index = path.join(root, '.tagflow');
+  if (!fs.existsSync(index) || !fs.lstatSync(index).isDirectory()) return [];
+  return fs
+    .readdirSync(index)
+    .filter((f) => /^[A-Za-z0-9][A-Za-z0-9._-]*\.json$/.test(f))
+    .map((f) => f.slice(0, -'.json'.length))
+    .filter((stack) => fs.existsSync(path.join(configDir, `Pulumi.${stack}.yaml`)))
+    .sort()
+    .map((stack) => load(configDir, stack));
+}
+
 export function formatFindings(findings: readonly Finding[]): string {
-  return findings.map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.message}`).join('\n');
+  return findings.map((f) => `${f.file}:${f.line}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.rule}: ${f.message}`).join('\n');
 }

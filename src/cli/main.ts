@@ -87,13 +87,17 @@ export function buildProgram(out: (s: string) => void): Command {
 
   program
     .command('promote')
-    .description('put the exact image (same digest) the staging tier runs under the release tag, through the OCI distribution API')
+    .description('put the exact image (same digest) the staging tier runs under the release tag, through the promotion gates (signature, scan, soak, age), with a promotion record attached to the digest')
     .requiredOption('-s, --stack <name>', 'the stack whose release tier receives the image')
     .requiredOption('--app <name>', 'the app to promote')
     .requiredOption('--version <x.y.z>', 'the release version: the tag is the release scheme with it (release-X.Y.Z)')
     .option('--from-stack <name>', 'the stack whose staging tier ran the image (default: the one that runs the app in staging)')
     .option('--tree <dir>', "checkout of the GitOps repository's staging branch (staging's marker values)", 'dist')
     .option('--registry <url>', 'registry origin replacing the ECR hosts of both images (a mirror or a local registry)')
+    .option('--explain', 'show each gate with its evidence and verdict (for a release that exists: the recorded ones)')
+    .option('--json', 'print the outcome (gates, evidence, record) as JSON')
+    .option('--override-gate <gate...>', 'EMERGENCIES ONLY: let these failing gates through (scan, signature, soak, age); needs --reason, recorded in the promotion record')
+    .option('--reason <text>', 'why the gates in --override-gate are overridden (recorded)')
     .addOption(insecureRegistry())
     .addOption(tokenRealm())
     .addOption(configDir)

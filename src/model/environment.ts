@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { goRegexError, templateRefs, compileGoRegex } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
+import { PromotionSchema } from './promotion';
 import { chartOciTag, chartVersionConstraint, commitAuthor, extractTemplate, gitBranchName, ociTag, oidcIssuerUrl } from './validators';
 
 /**
@@ -342,6 +343,7 @@ export const AppSchema = z.strictObject({
   values: z.record(z.string(), z.unknown()).default({}),
   config: AppConfigSchema.optional(),
   tiers: tierRecord(AppTierOverrideSchema).default({}),
+  promotion: PromotionSchema.optional().describe("This app's promotion gates: each gate set here replaces the environment's gate of that name (false: off)."),
 });
 export type App = z.infer<typeof AppSchema>;
 
@@ -489,6 +491,7 @@ export const EnvironmentSchema = z
       })
       .describe('The tiers this environment runs, each with optional overrides of its preset.'),
     apps: z.array(AppSchema).min(1),
+    promotion: PromotionSchema.optional().describe('Gates `tagflow promote` applies before an image gets a release tag of this environment (apps may override them).'),
   })
   .superRefine((env, ctx) => {
     const ecr = env.registry.provider === 'aws';

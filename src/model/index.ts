@@ -4,3 +4,4 @@ export * from './load';
 export * from './tag-scheme';
 export * from './tiers';
 export * from './aws-names';
+export * from './promotion';

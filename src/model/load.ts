@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isCollection, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
@@ -22,7 +23,7 @@ function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
 export function parseEnvironment(raw: unknown, file: string): Environment {
   const result = EnvironmentSchema.safeParse(raw);
   if (result.success) return result.data;
-  const issues: ConfigIssue[] = result.error.issues.map((i) => {
+  const issues: ConfigIssue[] = gateBranchIssues(result.error.issues).map((i) => {
     const p = i.path as (string | number)[];
     let message = i.message;
     if (i.code === 'unrecognized_keys') message = `has unknown field(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
@@ -36,6 +37,21 @@ export function parseEnvironment(raw: unknown, file: string): Environment {
     return { path: p, value: i.code === 'unrecognized_keys' ? undefined : valueAt(raw, p), message };
   });
   throw new ConfigError(file, issues);
+}
+
+/**
+ * A promotion gate is `false` or its settings: when the settings are what failed, their own issues (with
+ * their field paths) say more than "does not match any allowed form".
+ */
+function gateBranchIssues(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    const p = i.path as (string | number)[];
+    if (i.code !== 'invalid_union' || p[p.length - 2] !== 'gates') return [i];
+    const branches = (i as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+    const settings = branches.filter((b) => b.some((x) => x.path.length > 0 || x.code === 'unrecognized_keys' || x.code === 'custom'));
+    if (settings.length !== 1) return [i];
+    return settings[0]!.map((x) => ({ ...x, path: [...p, ...x.path] }) as z.core.$ZodIssue);
+  });
 }
 
 function unionHint(p: readonly (string | number)[]): string {

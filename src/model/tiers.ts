@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { App, AppConfig, Environment, GitAuthKind, Notifications, Policy, TierName, TierOverride } from './environment';
 import { GIT_AUTH_KINDS } from './environment';
 import { TIER_NAMES } from './environment';
 import { compileGoRegex } from '../engines/policy/go-regex';
 import { renderTag, TagSchemeError } from './tag-scheme';
 import { ConfigError, type ConfigIssue } from './errors';
+import { fileInStackFolder } from './stack-folder';
+import { resolvePromotionGates, type KeyCache } from './promotion-resolve';
+import type { PromotionGates } from './promotion';
 
 /** The preset of a tier: what a tier is unless the stack overrides it. */
 export interface TierPreset {
@@ -114,6 +116,8 @@ export interface AppTier {
   readonly chart: ChartSource;
   /** Config files (name → content) the bundled chart mounts at `mountPath`; absent without files. */
   readonly config?: { readonly mountPath: string; readonly files: Readonly<Record<string, string>> };
+  /** Release tier only: the gates `tagflow promote` applies before it puts an image under this tier's tag ({}: none). */
+  readonly promotion?: PromotionGates;
 }
 
 /** How Flux reaches an app's registry. */
@@ -289,22 +293,8 @@ function resolveConfig(
       out[name] = f.content;
       continue;
     }
-    if (!root) {
-      issues.push({ path: [...where, 'path'], value: f.path, message: 'cannot be read: the stack was not loaded from a file' });
-      continue;
-    }
-    const full = path.resolve(root, f.path);
-    let real: string;
-    try {
-      real = fs.realpathSync(full);
-    } catch {
-      issues.push({ path: [...where, 'path'], value: f.path, message: `does not exist (looked in ${full})` });
-      continue;
-    }
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      issues.push({ path: [...where, 'path'], value: f.path, message: `resolves to ${real}, outside the stack file's folder ${root}` });
-      continue;
-    }
+    const real = fileInStackFolder(root, f.path, [...where, 'path'], issues);
+    if (!real) continue;
     if (!fs.statSync(real).isFile()) {
       issues.push({ path: [...where, 'path'], value: f.path, message: 'is not a file' });
       continue;
@@ -335,6 +325,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
   const issues: ConfigIssue[] = [];
   const tierNames = TIER_NAMES.filter((t) => t in env.tiers);
   const ecr = env.registry.provider === 'aws';
+  const keyCache: KeyCache = new Map();
   const tiers: Tier[] = tierNames.map((name) => {
     const preset = TIER_PRESETS[name];
     const o: TierOverride = env.tiers[name] ?? {};
@@ -397,6 +388,7 @@ export function resolveEnvironment(env: Environment, file = `Pulumi.${env.name}.
         values: mergeValues(app.values, o.values, a.values),
         chart: chartSource(app),
         ...optional('config', resolveConfig(app, appIndex, name, baseDir, issues)),
+        ...(name === 'release' ? { promotion: resolvePromotionGates(env, app, appIndex, baseDir, issues, keyCache) } : {}),
       });
     });
     return {

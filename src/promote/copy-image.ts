@@ -10,6 +10,11 @@ export interface ImageLocation {
   readonly repository: string;
 }
 
+export interface CopyHooks {
+  /** Runs once everything but the tag is written (the manifest by digest too), before the tag is put. */
+  readonly beforeTag?: (manifest: Manifest) => Promise<void>;
+}
+
 export interface CopyResult {
   /** 'already' when the target tag pointed at the digest before: nothing was written. */
   readonly status: 'copied' | 'already';
@@ -71,7 +76,7 @@ interface CopyPlan {
  * written: blobs, child manifests, and the tag last. Idempotent: a tag already at that digest is left
  * alone; a tag at another digest is never moved.
  */
-export async function copyImage(source: ImageLocation, digest: string, target: ImageLocation, tag: string): Promise<CopyResult> {
+export async function copyImage(source: ImageLocation, digest: string, target: ImageLocation, tag: string, hooks: CopyHooks = {}): Promise<CopyResult> {
   const where = `${source.client.baseUrl}/${source.repository}@${digest}`;
   if (!isDigest(digest)) throw new RegistryError(`${where}: promote copies by digest (sha256 or sha512), not '${digest.slice(0, 100)}'`);
   const manifest = await source.client.getManifest(source.repository, digest);
@@ -91,6 +96,12 @@ export async function copyImage(source: ImageLocation, digest: string, target: I
     await target.client.putBlob(target.repository, b.digest, async () => b.data!, b.data ? undefined : sameRegistry ? source.repository : undefined);
   }
   for (const m of plan.children) await target.client.putManifest(target.repository, m.digest, m);
+  if (hooks.beforeTag) {
+    // The image by digest first, then what must exist before the tag does (the promotion record).
+    const stored = await target.client.putManifest(target.repository, manifest.digest, manifest);
+    if (stored && stored !== manifest.digest) throw new RegistryError(`${targetName}: the registry stored digest ${stored}, expected ${manifest.digest} (it rewrote the manifest)`);
+    await hooks.beforeTag(manifest);
+  }
   const written = await target.client.putManifest(target.repository, tag, manifest);
   if (written && written !== manifest.digest) {
     throw new RegistryError(`${targetName}: the registry stored digest ${written}, expected ${manifest.digest} (it rewrote the manifest)`);

@@ -15,12 +15,22 @@ export function parseEcrHost(host: string): EcrHost | undefined {
 }
 
 /**
+ * The ECR client of the AWS SDK, loaded only when an ECR registry is used. Its warning that later SDK
+ * releases will need Node 22 is switched off (AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED, unless set):
+ * it is not about this command, and tagflow's errors and refusals are one line on stderr.
+ */
+export async function loadEcrSdk(): Promise<typeof import('@aws-sdk/client-ecr')> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  return import('@aws-sdk/client-ecr');
+}
+
+/**
  * Basic credentials for an ECR registry, as Flux's `provider: aws` gets them: `GetAuthorizationToken` for
  * the registry's account in its region, with the default AWS credential chain (env, profile, IRSA, …).
  * The SDK is loaded only here, so nothing else pays for it.
  */
 export async function ecrCredentials(host: EcrHost): Promise<RegistryCredentials> {
-  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const { ECRClient, GetAuthorizationTokenCommand } = await loadEcrSdk();
   const client = new ECRClient({ region: host.region });
   try {
     const out = await client.send(new GetAuthorizationTokenCommand({ registryIds: [host.accountId] }));

@@ -107,6 +107,20 @@ export interface Manifest {
   readonly body: Buffer;
 }
 
+/** A descriptor in a referrers list (an OCI image index's `manifests`). */
+export interface ReferrerDescriptor {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly artifactType?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** The referrers tag schema (distribution spec 1.1): `<alg>-<hex>`, the tag of the index listing a digest's referrers. */
+export function referrersTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
 /** Strips a trailing slash, defaults the scheme to https, and rejects anything but a bare origin. */
 export function normalizeRegistryUrl(url: string, insecure = true): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
@@ -241,6 +255,84 @@ export class RegistryClient {
     await this.expectOk(ex, `PUT manifest ${repository}:${reference}`);
     await ex.preview();
     return ex.res.headers.get('docker-content-digest') ?? '';
+  }
+
+  /**
+   * Stores a manifest by its digest and says whether the registry took its `subject` into its referrers
+   * API (the `OCI-Subject` header, distribution spec 1.1); `false` means the caller must maintain the
+   * referrers tag schema (`referrersTag`) itself.
+   */
+  public async putReferrer(repository: string, manifest: Pick<Manifest, 'mediaType' | 'body' | 'digest'>): Promise<{ readonly subjectIndexed: boolean }> {
+    const what = `PUT manifest ${repository}@${manifest.digest}`;
+    const ex = await this.request('PUT', `/v2/${repository}/manifests/${manifest.digest}`, repository, 'pull,push', { 'content-type': manifest.mediaType }, manifest.body);
+    await this.expectOk(ex, what);
+    await ex.preview();
+    const stored = ex.res.headers.get('docker-content-digest');
+    if (stored && stored !== manifest.digest) throw new RegistryError(`${this.baseUrl}: ${what}: the registry stored digest ${stored} (it rewrote the manifest)`);
+    if (ex.res.headers.get('oci-subject') !== null) return { subjectIndexed: true };
+    // No header: the registry may still serve the referrers API (some omit the header); ask it, as ORAS does.
+    return { subjectIndexed: await this.servesReferrers(repository, manifest.digest) };
+  }
+
+  /** Whether the registry serves the referrers API for a repository (200 to `GET /v2/<name>/referrers/<digest>`). */
+  public async servesReferrers(repository: string, digest: string): Promise<boolean> {
+    const ex = await this.request('GET', `/v2/${repository}/referrers/${digest}`, repository, 'pull', { accept: 'application/vnd.oci.image.index.v1+json' });
+    await ex.preview();
+    return ex.res.status === 200 && (ex.res.headers.get('content-type') ?? '').startsWith('application/vnd.oci.image.index.v1+json');
+  }
+
+  /**
+   * The manifests whose `subject` is `digest`: the referrers API (`GET /v2/<name>/referrers/<digest>`),
+   * or, where the registry does not serve it (404), the index under the referrers tag schema
+   * (`sha256-<hex>`, distribution spec 1.1). Only descriptors of `artifactType` when given (filtered here
+   * too: a registry may ignore the filter). Callers fetch each by digest (verified) and check its subject.
+   */
+  public async listReferrers(repository: string, digest: string, artifactType?: string): Promise<{ readonly via: 'referrers-api' | 'tag-schema'; readonly descriptors: ReferrerDescriptor[] }> {
+    if (!isDigest(digest)) throw new RegistryError(`${this.baseUrl}: cannot list referrers of ${repository}@${JSON.stringify(digest.slice(0, 100))}: not a sha256 or sha512 digest`);
+    const what = `GET referrers of ${repository}@${digest}`;
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const ex = await this.request('GET', `/v2/${repository}/referrers/${digest}${query}`, repository, 'pull', { accept: 'application/vnd.oci.image.index.v1+json' });
+    let via: 'referrers-api' | 'tag-schema' = 'referrers-api';
+    let index: unknown;
+    if (ex.res.status === 404) {
+      await ex.preview();
+      via = 'tag-schema';
+      const m = await this.getManifest(repository, referrersTag(digest));
+      if (!m) return { via, descriptors: [] };
+      index = this.json(m.body, `GET manifest ${repository}:${referrersTag(digest)}`);
+    } else {
+      await this.expectOk(ex, what);
+      index = this.json(await ex.body(what), what);
+    }
+    const manifests = (index as { manifests?: unknown }).manifests ?? [];
+    if (!Array.isArray(manifests)) throw new RegistryError(`${this.baseUrl}: ${what} answered an index whose manifests are not a list`);
+    if (manifests.length > 10_000) throw new RegistryError(`${this.baseUrl}: ${what} lists ${manifests.length} referrers; tagflow reads at most 10,000`);
+    const out: ReferrerDescriptor[] = [];
+    for (const d of manifests as ReferrerDescriptor[]) {
+      if (typeof d?.digest !== 'string' || !isDigest(d.digest)) continue;
+      if (artifactType && d.artifactType !== artifactType) continue;
+      out.push({ mediaType: String(d.mediaType ?? ''), digest: d.digest, size: Number(d.size ?? 0), ...(d.artifactType ? { artifactType: String(d.artifactType) } : {}), ...(d.annotations ? { annotations: d.annotations } : {}) });
+    }
+    return { via, descriptors: out };
+  }
+
+  /**
+   * Adds a descriptor to the referrers tag schema index of `subject` (`sha256-<hex>`), keeping what other
+   * tools (cosign, oras) listed there; the registry does not serve the referrers API.
+   */
+  public async addToReferrersTag(repository: string, subject: string, descriptor: ReferrerDescriptor): Promise<void> {
+    const tag = referrersTag(subject);
+    const current = await this.getManifest(repository, tag);
+    let manifests: ReferrerDescriptor[] = [];
+    if (current) {
+      const doc = this.json(current.body, `GET manifest ${repository}:${tag}`) as { manifests?: ReferrerDescriptor[] };
+      if (current.mediaType !== 'application/vnd.oci.image.index.v1+json' || !Array.isArray(doc.manifests)) {
+        throw new RegistryError(`${this.baseUrl}: ${repository}:${tag} is not an OCI image index; it cannot hold the referrers of ${subject}`);
+      }
+      manifests = doc.manifests.filter((d) => d?.digest !== descriptor.digest);
+    }
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...manifests, descriptor] }));
+    await this.putManifest(repository, tag, { mediaType: 'application/vnd.oci.image.index.v1+json', body });
   }
 
   /** Whether a blob exists in a repository. */

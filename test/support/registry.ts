@@ -28,6 +28,8 @@ export async function freePort(): Promise<number> {
 
 export interface TestRegistry {
   readonly url: string;
+  /** The registry's storage root (to show that a refused promotion wrote nothing). */
+  readonly dataDir: string;
   /** Credentials the token service accepts (token auth only). */
   readonly credentials?: { username: string; password: string };
   /** Origin of the token service (token auth only): another port, so another origin than the registry. */
@@ -77,9 +79,28 @@ async function startTokenService(keyPem: string, certPem: string, creds: { usern
   return { server, realm: `http://127.0.0.1:${port}/token`, count: () => count, issue };
 }
 
-/** Starts docker-registry; `auth: 'token'` puts it behind bearer-token auth. */
-export async function startRegistry(opts: { auth?: 'token' } = {}): Promise<TestRegistry> {
-  if (!REGISTRY_BINARY) throw new Error(REGISTRY_SKIP_REASON);
+/** Waits (10 s at most) until `url` answers the distribution API's /v2/ (200, or 401 behind auth); kills the child otherwise. */
+async function waitForRegistry(url: string, child: ChildProcess, stderr: () => string, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/v2/`);
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill();
+      throw new Error(`${what} did not start on ${url}: ${stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts docker-registry (or `binary`: another distribution build); `auth: 'token'` puts it behind bearer-token auth. */
+export async function startRegistry(opts: { auth?: 'token'; binary?: string } = {}): Promise<TestRegistry> {
+  const binary = opts.binary ?? REGISTRY_BINARY;
+  if (!binary) throw new Error(REGISTRY_SKIP_REASON);
   const dir = tmpDir('tagflow-registry-');
   const port = await freePort();
   const creds = { username: 'ci', password: 'hunter2-not-a-secret' };
@@ -117,26 +138,14 @@ export async function startRegistry(opts: { auth?: 'token' } = {}): Promise<Test
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'config.yml'), config);
-  const child: ChildProcess = spawn(REGISTRY_BINARY, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(binary, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/v2/`);
-      if (r.status === 200 || r.status === 401) break;
-    } catch {
-      /* not up yet */
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill();
-      throw new Error(`docker-registry did not start on ${url}: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForRegistry(url, child, () => stderr, 'docker-registry');
   return {
     url,
+    dataDir: path.join(dir, 'data'),
     credentials: token ? creds : undefined,
     realm: token ? new URL(token.realm).origin : undefined,
     tokenRequests: () => token?.count() ?? 0,
@@ -176,12 +185,12 @@ export async function pushBlob(reg: TestRegistry, repository: string, data: Buff
 export type ManifestFlavour = 'oci' | 'docker';
 
 /** Pushes a small image (config + one layer) under a tag; returns the manifest digest and bytes. */
-export async function pushImage(reg: TestRegistry, repository: string, tag: string, flavour: ManifestFlavour = 'oci') {
+export async function pushImage(reg: TestRegistry, repository: string, tag: string, flavour: ManifestFlavour = 'oci', opts: { created?: string } = {}) {
   const oci = flavour === 'oci';
   const config = await pushBlob(
     reg,
     repository,
-    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { tag } } })),
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', ...(opts.created ? { created: opts.created } : {}), rootfs: { type: 'layers', diff_ids: [] }, config: { Labels: { tag } } })),
     oci ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
   );
   const layer = await pushBlob(reg, repository, crypto.randomBytes(256), oci ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip');
@@ -223,4 +232,27 @@ export async function fetchManifest(reg: TestRegistry, repository: string, refer
   if (res.status === 404) return undefined;
   await ok(res, `GET manifest ${reference}`);
   return { digest: res.headers.get('docker-content-digest'), body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/**
+ * go-containerregistry's in-memory registry (`registry -port N`, built from its Go module): serves the
+ * OCI referrers API. It listens on localhost only; stopped by its pid.
+ */
+export async function startGgcrRegistry(binary: string): Promise<TestRegistry> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(binary, ['-port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitForRegistry(url, child, () => stderr, 'ggcr registry');
+  return {
+    url,
+    dataDir: '',
+    tokenRequests: () => 0,
+    authFor: async () => ({}),
+    async stop() {
+      child.kill();
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    },
+  };
 }
