@@ -6,6 +6,7 @@ import { synth } from '../src/gitops/synth';
 import { irsaPatchPaths } from '../src/flux/environment-gitops';
 import { IDENTITY_ANNOTATION } from '../src/flux/controller-restart-patch';
 import { kubeTools } from './support/kube-tools';
+import { lint } from '../src/check/lint';
 import { REPO_ROOT, tmpDir } from './support/tree';
 
 /**
@@ -66,5 +67,35 @@ describe('IRSA patches for flux bootstrap', () => {
     fs.writeFileSync(path.join(dir, 'gotk-components.yaml'), stringify(serviceAccount('source-controller')));
     fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify({ ...kustomization, patches: [{ path: path.basename(paths.serviceAccount) }] }));
     expect(() => execFileSync(kubectl, ['kustomize', dir], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/image-reflector-controller/);
+  });
+});
+
+describe('tagflow check: the IRSA patches listed in bootstrap\'s kustomization.yaml', () => {
+  const irsa = (tree: string) => lint(tree).filter((f) => f.rule === 'irsa-patch-unlisted');
+  const fresh = () => {
+    const o = tmpDir();
+    synth({ configDir: REPO_ROOT, outDir: o, stacks: ['dev'] });
+    return { o, dir: path.join(o, 'clusters/dev/flux-system') };
+  };
+
+  test('no kustomization.yaml yet (bootstrap writes it later): nothing to report', () => {
+    expect(irsa(fresh().o)).toEqual([]);
+  });
+
+  test('bootstrap\'s kustomization.yaml without the patches, or without their targets: one warning each, naming what to add', () => {
+    const { o, dir } = fresh();
+    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify({ ...kustomization, patches: [{ path: 'tagflow-image-reflector-irsa.yaml' }] }));
+    const f = irsa(o);
+    expect(f.every((x) => x.severity === 'warning' && x.file === 'clusters/dev/flux-system/kustomization.yaml')).toBe(true);
+    expect(f.map((x) => x.message)).toEqual([
+      expect.stringMatching(/lists tagflow-image-reflector-irsa\.yaml without target \{ kind: ServiceAccount, name: image-reflector-controller \}/),
+      expect.stringMatching(/does not list tagflow-image-reflector-restart\.yaml under patches: add \{ path: tagflow-image-reflector-restart\.yaml, target: \{ kind: Deployment/),
+    ]);
+  });
+
+  test('listed as the README says: no warning', () => {
+    const { o, dir } = fresh();
+    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
+    expect(irsa(o)).toEqual([]);
   });
 });

@@ -291,6 +291,10 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
     }
   }
 
+  // irsa-patch-unlisted: tagflow's image-reflector-controller patches that bootstrap's kustomization.yaml
+  // does not list, or lists without the target that keeps them from failing the build.
+  for (const f of irsaPatchProblems(root)) findings.push({ ...f, rule: 'irsa-patch-unlisted', severity: 'warning' });
+
   // release-without-signature-gate: the ImagePolicy of an app whose stack promotes it into release unsigned.
   for (const env of context.stacks ?? []) {
     for (const app of env.tiers.find((t) => t.name === 'release')?.apps ?? []) {
@@ -308,6 +312,43 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
     }
   }
   return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.rule < b.rule ? -1 : 1)));
+}
+
+const IRSA_PATCH = /^tagflow-image-reflector-[a-z]+\.yaml$/;
+
+/** The targets tagflow's IRSA patches need in bootstrap's kustomization.yaml, by file name suffix. */
+const IRSA_TARGETS: Readonly<Record<string, string>> = { irsa: 'ServiceAccount', restart: 'Deployment' };
+
+/** Each `clusters/<env>/flux-system/` whose kustomization.yaml does not list tagflow's patches with their target. */
+function irsaPatchProblems(root: string): Omit<Finding, 'rule' | 'severity'>[] {
+  const clusters = path.join(root, 'clusters');
+  if (!fs.existsSync(clusters) || !fs.statSync(clusters).isDirectory()) return [];
+  const out: Omit<Finding, 'rule' | 'severity'>[] = [];
+  for (const env of fs.readdirSync(clusters).sort()) {
+    const dir = path.join(clusters, env, 'flux-system');
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) continue;
+    const patches = fs.readdirSync(dir).filter((f) => IRSA_PATCH.test(f)).sort();
+    if (patches.length === 0) continue;
+    const rel = (f: string) => `clusters/${env}/flux-system/${f}`;
+    const kfile = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].find((f) => fs.existsSync(path.join(dir, f)));
+    // Not bootstrapped yet: `flux bootstrap --path clusters/<env>` writes the kustomization.yaml later.
+    if (!kfile) continue;
+    let listed: { path?: unknown; target?: { kind?: unknown; name?: unknown } }[] = [];
+    try {
+      listed = ((parseAllDocuments(fs.readFileSync(path.join(dir, kfile), 'utf8'))[0]?.toJS() as { patches?: typeof listed } | null)?.patches ?? []) as typeof listed;
+    } catch {
+      continue; // not ours to lint
+    }
+    for (const p of patches) {
+      const kind = IRSA_TARGETS[/-([a-z]+)\.yaml$/.exec(p)![1]!];
+      const entry = listed.find((e) => typeof e?.path === 'string' && path.posix.normalize(e.path) === p);
+      if (!entry) out.push({ file: rel(kfile), line: 1, message: `does not list ${p} under patches: add { path: ${p}, target: { kind: ${kind}, name: image-reflector-controller } } (without it the controller has no AWS role)` });
+      else if (entry.target?.kind !== kind || entry.target?.name !== 'image-reflector-controller') {
+        out.push({ file: rel(kfile), line: 1, message: `lists ${p} without target { kind: ${kind}, name: image-reflector-controller }: without a target the patch fails the flux-system Kustomization whenever the controller is not installed` });
+      }
+    }
+  }
+  return out;
 }
 
 /** Errors (what fails check and synth) and warnings. */
