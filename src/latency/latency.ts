@@ -90,13 +90,33 @@ export function formatSeconds(s: number): string {
   return r ? `${m}m${String(r).padStart(2, '0')}s` : `${m}m`;
 }
 
-export function formatLatency(rows: readonly TierLatency[]): string {
+/** One figure the end-to-end run measured (`npm run e2e`, recorded with TAGFLOW_E2E_RECORD=1). */
+export interface MeasuredLatency {
+  readonly tier: string;
+  readonly path: 'webhook' | 'polling';
+  readonly pushToCommitSeconds: number;
+  readonly pushToDeployedSeconds: number;
+}
+
+export interface MeasuredRun {
+  readonly measuredAt: string;
+  readonly how: string;
+  readonly rows: readonly MeasuredLatency[];
+}
+
+export function formatLatency(rows: readonly TierLatency[], measured?: MeasuredRun): string {
   const span = (x?: Span) => (x ? `${formatSeconds(x.typical)} / ${formatSeconds(x.worst)}` : 'after review (merge)');
   const table = [
     ['TIER', 'PATH', 'PUSH→COMMIT typical / worst', 'PUSH→RUNNING typical / worst'],
     ...rows.map((r) => [r.tier, r.path === 'webhook' ? 'webhook (EventBridge → Receiver)' : `polling (scan every ${formatSeconds(r.scanInterval)})`, span(r.pushToCommit), span(r.pushToRunning)]),
     ['anchor', 'Flux defaults (5m scan, 5m automation)', span(ANCHORS.fluxDefaultsPushToCommit), '-'],
     ['anchor', 'CI runs kubectl set image', '-', span(ANCHORS.kubectlSetImagePushToRunning)],
+    ...(measured?.rows ?? []).map((m) => [
+      'measured',
+      `${m.tier}, ${m.path === 'webhook' ? 'webhook (Receiver POST)' : 'polling'}, e2e ${measured!.measuredAt}`,
+      formatSeconds(m.pushToCommitSeconds),
+      formatSeconds(m.pushToDeployedSeconds),
+    ]),
   ];
   const w = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   return table.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n');
