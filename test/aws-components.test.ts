@@ -30,15 +30,37 @@ const resolve = (overrides: Record<string, unknown> = {}): ResolvedEnvironment =
 const out = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
 
 /** Builds an Environment and waits until the mock monitor has seen every resource. */
-async function build(env: ResolvedEnvironment, name = 'tagflow') {
+async function build(env: ResolvedEnvironment, name = 'tagflow', secrets: Record<string, pulumi.Input<string>> = {}) {
   created.length = 0;
   let count = 0;
-  const e = new Environment(name, { environment: env, githubAppPrivateKey: pulumi.secret('PEM') }, { transformations: [() => void count++] });
+  const e = new Environment(name, { environment: env, githubAppPrivateKey: pulumi.secret('PEM'), ...secrets }, { transformations: [() => void count++] });
   await out(e.urn);
   for (let i = 0; i < 400 && created.length < count; i++) await new Promise((r) => setTimeout(r, 5));
   const of = (type: string) => created.filter((c) => c.type === type);
   return { e, of, created: [...created] };
 }
+
+describe('notification secrets (mock monitor)', () => {
+  const unsecret = (v: any) => (v && v[PULUMI_SIG_KEY] === PULUMI_SECRET_SIG ? v.value : v);
+
+  test('chat: the webhook URL in each notifying tier\'s namespace; commit statuses: one token Secret in flux-system', async () => {
+    const env = resolve({ notifications: { chat: { type: 'slack' }, commitStatus: {} }, tiers: { dev: {}, staging: { notifications: false }, release: {} } });
+    const { of } = await build(env, 'tagflow', { chatWebhookUrl: pulumi.secret('https://hooks.slack.example/T/B/x'), commitStatusToken: pulumi.secret('ghp_x') });
+    const secrets = of('kubernetes:core/v1:Secret').map((x) => x.inputs);
+    const chat = secrets.filter((x) => x.metadata.name === 'tagflow-chat-webhook');
+    expect(chat.map((x) => x.metadata.namespace).sort()).toEqual(['dev', 'release']);
+    expect(chat[0].stringData[PULUMI_SIG_KEY]).toBe(PULUMI_SECRET_SIG);
+    expect(unsecret(chat[0].stringData).address).toBe('https://hooks.slack.example/T/B/x');
+    const status = secrets.filter((x) => x.metadata.name === 'tagflow-commit-status');
+    expect(status.map((x) => x.metadata.namespace)).toEqual(['flux-system']);
+    expect(unsecret(status[0].stringData).token).toBe('ghp_x');
+  });
+
+  test('a notification configured without its secret is an error naming the config key', async () => {
+    const env = resolve({ notifications: { chat: { type: 'msteams' } } });
+    await expect(build(env)).rejects.toThrow(/tagflow:chatWebhookUrl is not set: pulumi config set --secret tagflow:chatWebhookUrl/);
+  });
+});
 
 describe('Environment and Tier components (mock monitor)', () => {
   test('component tokens and parent/child structure', async () => {

@@ -2,7 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ciRoleName, eksClusterArn, FLUX_READER_SERVICE_ACCOUNT, fluxReaderRoleName } from '../model/aws-names';
-import { gitCredentials, type AppTier, type ResolvedEnvironment } from '../model/tiers';
+import { FLUX_NAMESPACE, gitCredentials, type AppTier, type ResolvedEnvironment } from '../model/tiers';
 import type { GitAuthKind } from '../model/environment';
 import { lifecyclePolicy } from './ecr-lifecycle';
 import { ciPushPolicy, ciTrustPolicy, crossAccountPullPolicy, irsaTrustPolicy, nodePullPolicy, podIdentityTrustPolicy } from './iam-documents';
@@ -24,7 +24,14 @@ export interface EnvironmentSecrets {
   readonly gitKnownHosts?: pulumi.Input<string>;
   /** Generic registries with registry.secretName: the `.dockerconfigjson` Flux reads the registry with. */
   readonly registryDockerConfigJson?: pulumi.Input<string>;
+  /** notifications.chat: the chat service's incoming-webhook URL (Slack, Teams, Google Chat, Discord, generic). */
+  readonly chatWebhookUrl?: pulumi.Input<string>;
+  /** notifications.commitStatus: a token that may set commit statuses on the GitOps repository. */
+  readonly commitStatusToken?: pulumi.Input<string>;
 }
+
+/** Config keys of the notification secrets, with the stack setting that needs each. */
+export const NOTIFICATION_SECRET_CONFIG = { chatWebhookUrl: 'notifications.chat', commitStatusToken: 'notifications.commitStatus' } as const;
 
 export interface EnvironmentArgs extends EnvironmentSecrets {
   readonly environment: ResolvedEnvironment;
@@ -114,6 +121,8 @@ export class Environment extends pulumi.ComponentResource {
     const provider = args.kubeconfig ? new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this }) : undefined;
     const gitCredentials = gitSecretData(env, args);
     const file = `Pulumi.${env.name}.yaml`;
+    const chat = { chatWebhookUrl: args.chatWebhookUrl };
+    this.commitStatusSecrets(name, env, args.commitStatusToken, provider);
 
     this.repositoryUrls = {};
     this.ciRoleArns = {};
@@ -121,7 +130,7 @@ export class Environment extends pulumi.ComponentResource {
     if (!ecr) {
       // Another registry: nothing on AWS, only the tiers' cluster Secrets.
       for (const tier of env.tiers) {
-        this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, provider, gitCredentials, registryPullSecret: args.registryDockerConfigJson }, { parent: this });
+        this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, provider, gitCredentials, registryPullSecret: args.registryDockerConfigJson, ...chat }, { parent: this });
       }
       this.registerOutputs({ repositoryUrls: this.repositoryUrls, ciRoleArns: this.ciRoleArns });
       return;
@@ -175,7 +184,7 @@ export class Environment extends pulumi.ComponentResource {
       this.fluxRoleArn = fluxRole.arn;
     }
 
-    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider, gitCredentials }, { parent: this });
+    for (const tier of env.tiers) this.tiers[tier.name] = new Tier(`${name}-${tier.name}`, { environment: env, tier, fluxRole, provider, gitCredentials, ...chat }, { parent: this });
 
     for (const source of ciSources(env)) {
       const roleName = ciRoleName(env.name, source.source);
@@ -204,5 +213,22 @@ export class Environment extends pulumi.ComponentResource {
     }
 
     this.registerOutputs({ repositoryUrls: this.repositoryUrls, fluxRoleArn: this.fluxRoleArn, ciRoleArns: this.ciRoleArns });
+  }
+
+  /**
+   * The token Secret of each commit-status Provider, in flux-system next to the tiers' Kustomizations
+   * whose events it reports (one per Secret name the tiers use).
+   */
+  private commitStatusSecrets(name: string, env: ResolvedEnvironment, token: pulumi.Input<string> | undefined, provider: k8s.Provider | undefined): void {
+    const names = [...new Set(env.tiers.flatMap((t) => (t.notifications?.commitStatus ? [t.notifications.commitStatus.secretName] : [])))].sort();
+    if (names.length === 0) return;
+    if (token === undefined) throw new Error(`tagflow:commitStatusToken is not set: pulumi config set --secret tagflow:commitStatusToken ... (notifications.commitStatus)`);
+    for (const secretName of names) {
+      new k8s.core.v1.Secret(
+        `${name}-${secretName}`,
+        { metadata: { name: secretName, namespace: FLUX_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'tagflow' } }, type: 'Opaque', stringData: { token: pulumi.secret(token) } },
+        { parent: this, provider },
+      );
+    }
   }
 }

@@ -101,9 +101,9 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) if (k !== CONFIG_KEY) all[k] = typeof v === 'string' ? v : JSON.stringify(v);
   all[CONFIG_KEY] = JSON.stringify(raw);
-  const { GIT_SECRET_CONFIG } = await import('./environment');
+  const { GIT_SECRET_CONFIG, NOTIFICATION_SECRET_CONFIG } = await import('./environment');
   // Every secret the program may read gets a placeholder: the plan needs none of their values.
-  const secretKeys = [...new Set(Object.values(GIT_SECRET_CONFIG).flat()), 'registryDockerConfigJson'].map((k) => `tagflow:${k}`);
+  const secretKeys = [...new Set(Object.values(GIT_SECRET_CONFIG).flat()), 'registryDockerConfigJson', ...Object.keys(NOTIFICATION_SECRET_CONFIG)].map((k) => `tagflow:${k}`);
   for (const k of secretKeys) all[k] = '<placeholder: offline plan>';
   pulumi.runtime.setAllConfig(all, [...secretKeys, 'tagflow:kubeconfig']);
   const { runProgram } = await import('./stack');

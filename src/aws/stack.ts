@@ -19,7 +19,14 @@ export function runProgram(opts?: pulumi.ComponentResourceOptions) {
   ) as EnvironmentSecrets;
   const env = new Environment(
     'tagflow',
-    { environment, ...secrets, registryDockerConfigJson: config.getSecret('registryDockerConfigJson'), kubeconfig: config.getSecret('kubeconfig') },
+    {
+      environment,
+      ...secrets,
+      registryDockerConfigJson: config.getSecret('registryDockerConfigJson'),
+      chatWebhookUrl: config.getSecret('chatWebhookUrl'),
+      commitStatusToken: config.getSecret('commitStatusToken'),
+      kubeconfig: config.getSecret('kubeconfig'),
+    },
     opts,
   );
   return {

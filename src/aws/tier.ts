@@ -19,6 +19,8 @@ export interface TierArgs {
   readonly gitCredentials: Record<string, pulumi.Input<string>>;
   /** The generic registry's pull Secret (`.dockerconfigjson`), when the stack sets one. */
   readonly registryPullSecret?: pulumi.Input<string>;
+  /** The chat webhook URL, for tiers with notifications.chat (a Pulumi secret). */
+  readonly chatWebhookUrl?: pulumi.Input<string>;
 }
 
 /** The ECR repository ARNs a tier's apps read. */
@@ -84,6 +86,15 @@ export class Tier extends pulumi.ComponentResource {
       new k8s.core.v1.Secret(
         `${name}-registry`,
         { metadata: { name: pull, namespace: tier.namespace, labels }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': args.registryPullSecret } },
+        inNs,
+      );
+    }
+    const chat = tier.notifications?.chat;
+    if (chat && tier.apps.length > 0) {
+      if (args.chatWebhookUrl === undefined) throw new Error(`tagflow:chatWebhookUrl is not set: pulumi config set --secret tagflow:chatWebhookUrl ... (notifications.chat of tier ${tier.name})`);
+      new k8s.core.v1.Secret(
+        `${name}-chat`,
+        { metadata: { name: chat.secretName, namespace: tier.namespace, labels }, type: 'Opaque', stringData: { address: pulumi.secret(args.chatWebhookUrl) } },
         inNs,
       );
     }
