@@ -383,38 +383,6 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
     });
   });
 
-  test('e. a changed config file reaches the pods: the ConfigMap changes and the Deployment rolls', async () => {
-    await step('e. config file change rolls the pods', async () => {
-      const file = path.join(configDir, 'config', 'api.yaml');
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, 'greeting: hello\nlimit: 10\n');
-      stackEdits.push((t) => t.replace('      - name: api\n', '      - name: api\n        config:\n          mountPath: /etc/api\n          files:\n            app.yaml: { path: config/api.yaml }\n'));
-      writeStack();
-      const dev = tierOf('dev');
-      const checksum = async () => {
-        const d = await cluster.kube.get<KubeObject & { spec: { template: { metadata: { annotations?: Record<string, string> } } } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: dev.namespace, name: 'api' });
-        return d?.spec.template.metadata.annotations?.['checksum/config'];
-      };
-      const configMap = async () =>
-        (await cluster.kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: dev.namespace, name: 'api-config' }))?.data?.['app.yaml'];
-      const running = (await cluster.kube.get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: dev.namespace, name: 'api' }))!.spec.template.spec.containers[0]!.image;
-      await commitAndApply('tagflow: api reads config/api.yaml');
-      await pollUntil('the ConfigMap with the file', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 10\n' ? true : undefined));
-      const first = await pollUntil('the checksum annotation', MINUTE, checksum);
-      await waitDeploymentRunning(cluster.kube, dev.namespace, 'api', running, 2 * MINUTE);
-      // Change the file only: synth, commit, and the pods roll to the new content.
-      fs.writeFileSync(file, 'greeting: hello\nlimit: 20\n');
-      await commitAndApply('tagflow: raise the limit');
-      await pollUntil('the ConfigMap with the new content', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 20\n' ? true : undefined));
-      const second = await pollUntil('a new checksum', MINUTE, async () => {
-        const c = await checksum();
-        return c && c !== first ? c : undefined;
-      });
-      await waitDeploymentRunning(cluster.kube, dev.namespace, 'api', running, 2 * MINUTE);
-      report.notes.push(`config change: checksum/config ${first.slice(0, 12)} -> ${second.slice(0, 12)}, Deployment rolled out`);
-    });
-  });
-
   test('d. negative: an upgrade the API server rejects fails with the server\'s message, status --watch exits 1, the chat hears it', async () => {
     await step('d. negative: rejected upgrade reported', async () => {
       const dev = tierOf('dev');
@@ -449,6 +417,38 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
       writeStack();
       await commitAndApply('tagflow: drop the bad annotation');
       await cluster.kube.waitForCondition({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', namespace: dev.namespace, name: 'api' }, 'Ready', 'True', 4 * MINUTE);
+    });
+  });
+
+  test('e. a changed config file reaches the pods: the ConfigMap changes and the Deployment rolls', async () => {
+    await step('e. config file change rolls the pods', async () => {
+      const file = path.join(configDir, 'config', 'api.yaml');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, 'greeting: hello\nlimit: 10\n');
+      stackEdits.push((t) => t.replace('      - name: api\n', '      - name: api\n        config:\n          mountPath: /etc/api\n          files:\n            app.yaml: { path: config/api.yaml }\n'));
+      writeStack();
+      const dev = tierOf('dev');
+      const checksum = async () => {
+        const d = await cluster.kube.get<KubeObject & { spec: { template: { metadata: { annotations?: Record<string, string> } } } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: dev.namespace, name: 'api' });
+        return d?.spec.template.metadata.annotations?.['checksum/config'];
+      };
+      const configMap = async () =>
+        (await cluster.kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: dev.namespace, name: 'api-config' }))?.data?.['app.yaml'];
+      const running = (await cluster.kube.get<KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: dev.namespace, name: 'api' }))!.spec.template.spec.containers[0]!.image;
+      await commitAndApply('tagflow: api reads config/api.yaml');
+      await pollUntil('the ConfigMap with the file', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 10\n' ? true : undefined));
+      const first = await pollUntil('the checksum annotation', MINUTE, checksum);
+      await waitDeploymentRunning(cluster.kube, dev.namespace, 'api', running, 2 * MINUTE);
+      // Change the file only: synth, commit, and the pods roll to the new content.
+      fs.writeFileSync(file, 'greeting: hello\nlimit: 20\n');
+      await commitAndApply('tagflow: raise the limit');
+      await pollUntil('the ConfigMap with the new content', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 20\n' ? true : undefined));
+      const second = await pollUntil('a new checksum', MINUTE, async () => {
+        const c = await checksum();
+        return c && c !== first ? c : undefined;
+      });
+      await waitDeploymentRunning(cluster.kube, dev.namespace, 'api', running, 2 * MINUTE);
+      report.notes.push(`config change: checksum/config ${first.slice(0, 12)} -> ${second.slice(0, 12)}, Deployment rolled out`);
     });
   });
 
