@@ -25,6 +25,7 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('-s, --stack <name...>', 'stacks to render (default: every Pulumi.<stack>.yaml)')
     .option('-o, --out <dir>', 'root of the GitOps tree to write', 'dist')
     .option('--registry [url]', "new apps start from the image their policy selects now in each app's registry (or in this one)")
+    .option('--insecure-registry', 'allow a plain http:// --registry URL')
     .addOption(configDir)
     .action(async (o) => {
       const { runSynth } = await import('./commands/synth');

@@ -1,6 +1,12 @@
 import type { AppTier, ResolvedEnvironment } from '../model/tiers';
 import { selectTag, type TagSource } from '../simulate/simulate';
 import { readIndex } from './tree-writer';
+import { RepositoryNotFoundError } from '../registry/oci-client';
+
+/** A stack's initialTag that the registry does not have: exit 2, nothing written. */
+export class InitialTagError extends Error {
+  public readonly exitCode = 2;
+}
 
 /** The image a new HelmRelease starts from, by `<tier>/<app>`. */
 export type InitialRefs = ReadonlyMap<string, { readonly tag: string; readonly digest?: string }>;
@@ -30,10 +36,23 @@ export async function resolveInitialRefs(apps: readonly AppTier[], source: TagSo
   for (const a of apps) {
     const where = `${a.tier}/${a.app}`;
     if (a.initialTag) {
-      notes.push(`${where}: initialTag '${a.initialTag}' from the stack`);
+      // A pinned start must exist: the first install would otherwise point at nothing.
+      const listed = await source.tags(a);
+      if (!listed.some((t) => t.tag === a.initialTag)) {
+        throw new InitialTagError(`${where}: initialTag '${a.initialTag}' does not exist in ${a.image} (${source.name}); push it first, or leave initialTag out to start from what the policy selects`);
+      }
+      notes.push(`${where}: initialTag '${a.initialTag}' from the stack (found in the registry)`);
       continue;
     }
-    const sel = await selectTag(a, source);
+    let sel: Awaited<ReturnType<typeof selectTag>>;
+    try {
+      sel = await selectTag(a, source);
+    } catch (e) {
+      // A new app whose CI has not pushed yet: it starts with no image, like one whose policy selects nothing.
+      if (!(e instanceof RepositoryNotFoundError)) throw e;
+      notes.push(`${where}: no image yet (${a.image} does not exist in ${source.name}); it runs no pods until Flux selects one`);
+      continue;
+    }
     if (sel.latest && !sel.error) {
       refs.set(initialRefKey(a), { tag: sel.latest, ...(sel.digest ? { digest: sel.digest } : {}) });
       notes.push(`${where}: starts from ${sel.latest}${sel.digest ? `@${sel.digest}` : ''} (selected in ${source.name})`);

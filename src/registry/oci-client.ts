@@ -25,6 +25,9 @@ export class RegistryError extends Error {
   public readonly exitCode = 3;
 }
 
+/** The repository does not exist in the registry (404 on tags/list): nothing was ever pushed to it. */
+export class RepositoryNotFoundError extends RegistryError {}
+
 /** A registry URL tagflow will not use as given (plain HTTP without --insecure-registry, a path): exit 2. */
 export class RegistryUsageError extends Error {
   public readonly exitCode = 2;
@@ -187,7 +190,7 @@ export class RegistryClient {
       }
       seen.add(next);
       const ex = await this.request('GET', next, repository, 'pull');
-      if (ex.res.status === 404) throw new RegistryError(`${this.baseUrl}: repository '${repository}' does not exist: ${errorText(await ex.preview())}`);
+      if (ex.res.status === 404) throw new RepositoryNotFoundError(`${this.baseUrl}: repository '${repository}' does not exist: ${errorText(await ex.preview())}`);
       await this.expectOk(ex, what);
       const body = this.json(await ex.body(what), what);
       const page = (body as { tags?: unknown }).tags;

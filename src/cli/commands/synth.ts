@@ -11,6 +11,7 @@ export interface SynthCommandOptions {
   readonly configDir: string;
   /** `true`: each app's own registry; a URL: that registry. New HelmReleases start from what it holds. */
   readonly registry?: string | boolean;
+  readonly insecureRegistry?: boolean;
 }
 
 export async function runSynth(opts: SynthCommandOptions, log: (s: string) => void): Promise<number> {
@@ -18,7 +19,7 @@ export async function runSynth(opts: SynthCommandOptions, log: (s: string) => vo
   if (opts.registry) {
     // Resolved before anything is written: an unreachable registry stops synth with the tree untouched.
     initialRefs = new Map();
-    const source = registrySource(typeof opts.registry === 'string' ? opts.registry : undefined);
+    const source = registrySource(typeof opts.registry === 'string' ? opts.registry : undefined, { insecure: opts.insecureRegistry });
     for (const stack of opts.stack?.length ? opts.stack : listStacks(opts.configDir)) {
       const apps = newAppTiers(loadStack(opts.configDir, stack), stack, opts.out);
       const { refs, notes } = await resolveInitialRefs(apps, source);
