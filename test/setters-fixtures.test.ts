@@ -2,13 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applySetters, applySettersToTree, isYaml11NonString, type LatestRef } from '../src/engines/markers/setters';
 import { findMarkedValues, markerValues, markerValuesByLine, parseMarkerComment } from '../src/engines/markers/marker';
-import { SHARED, listTree, tmpDir } from './support/tree';
+import { listTree, tmpDir } from './support/tree';
+import { setterFixtures } from './support/flux-sources';
 
-const fixtures = path.join(SHARED, 'flux-fixtures', 'setters');
-const haveFixtures = fs.existsSync(fixtures);
+const { dir: fixturesDir, source } = setterFixtures();
+const fixtures = fixturesDir ?? '';
+const haveFixtures = fixturesDir !== undefined;
 const describeFixtures = haveFixtures ? describe : describe.skip;
 
-describeFixtures("Flux's own setter fixtures (image-automation-controller testdata), byte for byte", () => {
+describeFixtures(`Flux's own setter fixtures (image-automation-controller testdata from ${source}), byte for byte`, () => {
   test('update-setters: TestUpdateWithSetters', () => {
     const policies = new Map<string, LatestRef>([
       ['policy', { name: 'index.repo.fake/updated', tag: 'v1.0.1' }],

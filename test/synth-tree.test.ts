@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { synth } from '../src/gitops/synth';
 import { findMarkedValues } from '../src/engines/markers/marker';
 import { loadCrdValidators } from './support/crd-validator';
-import { REPO_ROOT, SHARED, listTree, objectsOf, tmpDir, type TreeObject } from './support/tree';
+import { REPO_ROOT, listTree, objectsOf, tmpDir, type TreeObject } from './support/tree';
+import { fluxCrds } from './support/flux-sources';
 
 /** The two bundled example stacks, rendered once. */
 const out = tmpDir();
@@ -139,9 +140,9 @@ describe('GitOps tree of the bundled stacks', () => {
     for (const { file, obj } of objects) expect({ file, kind: obj.kind, refs: refs(obj).filter((r) => r !== undefined && r !== obj.metadata.namespace) }).toEqual({ file, kind: obj.kind, refs: [] });
   });
 
-  const crdDir = path.join(SHARED, 'flux-crds');
-  (fs.existsSync(crdDir) ? test : test.skip)('every Flux object validates strictly against the upstream Flux 2.9 CRD schemas in ../shared', () => {
-    const validators = loadCrdValidators(crdDir);
+  const crds = fluxCrds();
+  (crds.dir ? test : test.skip)(`every Flux object validates strictly against the upstream Flux 2.9 CRD schemas (${crds.source})`, () => {
+    const validators = loadCrdValidators(crds.dir!);
     const flux = objects.filter((o) => o.obj.apiVersion.includes('.fluxcd.io/'));
     expect(flux.length).toBeGreaterThan(20);
     for (const { file, obj } of flux) {
