@@ -195,3 +195,24 @@ describe('values git, Helm, registries and IAM would reject', () => {
     ["extract: ''", { tiers: { dev: { filterTags: { pattern: '^x-(?P<v>.*)$', extract: '' } } } }, /tiers\.dev\.filterTags\.extract: ""/],
   ])("%s", (_n, overrides, message) => fails(overrides, message));
 });
+
+describe('the stack file as Pulumi reads it', () => {
+  test("aws:region different from the model's region: synth refuses too, naming both", async () => {
+    const dir = tmpDir();
+    const { stringify } = require('yaml') as typeof import('yaml');
+    fs.writeFileSync(path.join(dir, 'Pulumi.test.yaml'), stringify({ config: { 'aws:region': 'us-east-1', 'tagflow:environment': sampleEnvironment() } }));
+    const out = path.join(dir, 'out');
+    let stderr = '';
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: any) => {
+      stderr += String(s);
+      return true;
+    });
+    try {
+      expect(await main(['node', 'tagflow', 'synth', '--config-dir', dir, '--out', out], () => undefined)).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stderr).toMatch(/tagflow:environment\.aws\.region: "eu-west-1" is the region of this environment, but the stack's aws:region is "us-east-1"/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});

@@ -80,7 +80,7 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
   const { parseEnvironment } = await import('../model/load');
   const { resolveEnvironment } = await import('../model/tiers');
   const env = resolveEnvironment(parseEnvironment(raw, `Pulumi.${stack}.yaml`), `Pulumi.${stack}.yaml`);
-  const { AWS_REGION_CONFIG, checkProviderRegion } = await import('./region');
+  const { AWS_REGION_CONFIG, checkProviderRegion } = await import('../model/provider-region');
   const providerRegion = config[AWS_REGION_CONFIG];
   checkProviderRegion(env, typeof providerRegion === 'string' ? providerRegion : undefined, `Pulumi.${stack}.yaml`);
   const pulumi = await import('@pulumi/pulumi');

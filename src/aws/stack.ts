@@ -3,7 +3,7 @@ import { parseEnvironment } from '../model/load';
 import { gitCredentials, resolveEnvironment } from '../model/tiers';
 import { CONFIG_KEY } from '../model/load';
 import { Environment, GIT_SECRET_CONFIG, type EnvironmentSecrets } from './environment';
-import { AWS_REGION_CONFIG, checkProviderRegion } from './region';
+import { AWS_REGION_CONFIG, checkProviderRegion } from '../model/provider-region';
 
 /**
  * The Pulumi program: reads `tagflow:environment` through the same zod model as synth, and builds one

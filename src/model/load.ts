@@ -6,6 +6,7 @@ import { clip, LIMITS } from '../limits';
 import { isTooDeep } from '../engines/markers/marker';
 import { EnvironmentSchema, type Environment } from './environment';
 import { ConfigError, type ConfigIssue } from './errors';
+import { AWS_REGION_CONFIG, checkProviderRegion } from './provider-region';
 import { resolveEnvironment, type ResolvedEnvironment } from './tiers';
 
 export const CONFIG_KEY = 'tagflow:environment';
@@ -207,12 +208,18 @@ export function stackConfigOf(text: string, file: string): Record<string, unknow
 /** The resolved environment of a stack file's text: what loadStack returns, for callers that hold the text. */
 export function loadStackText(text: string, file: string, baseDir?: string): ResolvedEnvironment {
   try {
-    const raw = stackConfigOf(text, file)[CONFIG_KEY];
+    const config = stackConfigOf(text, file);
+    const raw = config[CONFIG_KEY];
     if (raw === undefined) {
       throw new ConfigError(file, [{ path: [], message: `is missing: put the environment under config: ${CONFIG_KEY}:` }]);
     }
     checkLengths(raw, [], false, file);
-    return resolveEnvironment(parseEnvironment(raw, file), file, baseDir);
+    const env = resolveEnvironment(parseEnvironment(raw, file), file, baseDir);
+    // synth and the Pulumi program read one file: a stack whose AWS provider region differs from the
+    // model's would create the repositories and roles elsewhere than the tree points Flux at.
+    const providerRegion = config[AWS_REGION_CONFIG];
+    if (providerRegion !== undefined) checkProviderRegion(env, typeof providerRegion === 'string' ? providerRegion : JSON.stringify(providerRegion), file);
+    return env;
   } catch (e) {
     // The YAML parser, its visitors and the schema recurse per nesting level.
     if (isTooDeep(e)) throw new ConfigError(file, [{ path: [], message: 'nests too deeply to be read (thousands of levels)' }]);

@@ -1,5 +1,5 @@
-import { ConfigError } from '../model/errors';
-import type { ResolvedEnvironment } from '../model/tiers';
+import { ConfigError } from './errors';
+import type { ResolvedEnvironment } from './tiers';
 
 /** The Pulumi config key of the AWS provider's region. */
 export const AWS_REGION_CONFIG = 'aws:region';
