@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { isMap, parseAllDocuments, type Document } from 'yaml';
 import { compileGoRegex, expandGoTemplate, goRegexError, templateRefs } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
-import { findMarkedValues, isTooDeep, lineFinder, parseMarkerComment, UNTRUSTED_YAML, type ImagePolicyMarker, type ParsedDocument } from '../engines/markers/marker';
+import { findMarkedValues, isTooDeep, lineFinder, markersByLine, parseMarkerComment, UNTRUSTED_YAML, type ImagePolicyMarker, type ParsedDocument } from '../engines/markers/marker';
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
 import { LIMITS } from '../limits';
@@ -119,11 +119,28 @@ export function loadTree(root: string, onFile?: (done: number, total: number) =>
 function loadFile(rel: string, full: string, text: string, objects: LintObject[], markers: LintMarker[]): void {
   // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
   const hasMarker = text.includes('"$imagepolicy"');
-  if (!hasMarker && !text.includes(IMAGE_API)) return;
+  const hasObjects = text.includes(IMAGE_API);
+  if (!hasMarker && !hasObjects) return;
+  if (!hasObjects) {
+    // Markers only (a HelmRelease): read by lines when every line is simple, as the parse would find them.
+    const byLine = markersByLine(text);
+    if (byLine) {
+      for (const m of byLine) markers.push({ file: rel, marker: m.marker, line: () => m.line });
+      return;
+    }
+  }
   const docs = parseAllDocuments(text, UNTRUSTED_YAML);
   const line = lineFinder(text);
-  if (hasMarker) for (const mv of findMarkedValues(text, docs)) markers.push({ file: rel, marker: mv.marker, line: () => mv.line });
-  for (const doc of docs) {
+  if (hasMarker) {
+    for (const mv of findMarkedValues(text, docs)) {
+      const at = mv.line; // the number only: holding the value's node would keep the whole AST alive
+      markers.push({ file: rel, marker: mv.marker, line: () => at });
+    }
+  }
+  // The documents are not kept: a key's line (asked only for a finding) comes from parsing the text again.
+  let reparsed: ParsedDocument[] | undefined;
+  const keyLine = (i: number, keyPath: readonly string[]) => lineIn(line, (reparsed ??= parseAllDocuments(text, UNTRUSTED_YAML))[i] as Document, keyPath);
+  for (const [i, doc] of docs.entries()) {
     if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
     const apiVersion = doc.get('apiVersion');
     if (typeof apiVersion !== 'string' || !apiVersion.startsWith(IMAGE_API) || typeof doc.get('kind') !== 'string') continue;
@@ -134,7 +151,8 @@ function loadFile(rel: string, full: string, text: string, objects: LintObject[]
       if (!(e instanceof ReferenceError)) throw e;
       throw new UnreadableTreeError(`${full}:${lineIn(line, doc, [])}: uses YAML aliases more than ${LIMITS.yamlAliases} times (an alias bomb?)`);
     }
-    objects.push({ file: rel, obj, lineAt: (keyPath) => lineIn(line, doc, keyPath) });
+    const first = lineIn(line, doc, []);
+    objects.push({ file: rel, obj, lineAt: (keyPath) => (keyPath.length ? keyLine(i, keyPath) : first) });
   }
 }
 
@@ -367,11 +385,17 @@ export function lintDocuments(root: string, { objects, markers }: LintDocuments,
   }
 
   // release-without-signature-gate: the ImagePolicy of an app whose stack promotes it into release unsigned.
+  // The release ImagePolicies by environment and app (the first of duplicates wins, as with find()).
+  const releasePolicies = new Map<string, LintObject>();
+  for (const o of policies) {
+    const l = o.obj.metadata?.labels ?? {};
+    const key = `${l['tagflow.io/environment']}/${l['tagflow.io/app']}`;
+    if (l['tagflow.io/tier'] === 'release' && !releasePolicies.has(key)) releasePolicies.set(key, o);
+  }
   for (const env of context.stacks ?? []) {
     for (const app of env.tiers.find((t) => t.name === 'release')?.apps ?? []) {
       if (app.promotion?.signature) continue;
-      const labels = (o: LintObject) => o.obj.metadata?.labels ?? {};
-      const p = policies.find((o) => labels(o)['tagflow.io/environment'] === env.name && labels(o)['tagflow.io/tier'] === 'release' && labels(o)['tagflow.io/app'] === app.app);
+      const p = releasePolicies.get(`${env.name}/${app.app}`);
       if (!p) continue;
       findings.push({
         file: p.file,
