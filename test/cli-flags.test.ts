@@ -116,7 +116,7 @@ describe('progress on stderr, in a terminal only, for work over a second', () =>
     return dir;
   };
 
-  test('a terminal sees what synth and check are doing, erased at the end; a pipe sees nothing of it', async () => {
+  test('a terminal sees what synth is doing, erased at the end; a pipe sees nothing of it', async () => {
     const dir = big();
     const out = path.join(dir, 'gitops');
     const t = await inTerminal(['synth', '--config-dir', dir, '--out', out], [], dir);
@@ -126,8 +126,6 @@ describe('progress on stderr, in a terminal only, for work over a second', () =>
     expect(t.screen).toMatch(/\(\d+\.\ds\)\r\x1b\[K(?!tagflow: )/);
     expect(t.screen.slice(t.screen.lastIndexOf('\x1b[K'))).not.toMatch(/tagflow: (rendering|checking|writing)/);
     expect(t.screen).toMatch(/^big: \d+ files in gitops/m);
-    const c = await inTerminal(['check', out], [], dir);
-    expect(c.screen).toMatch(/tagflow: checking .*: \d+\/\d+ files/);
     const piped = await cliAsync(['synth', '--config-dir', dir, '--out', path.join(dir, 'piped')]);
     expect(piped.code).toBe(0);
     expect(piped.err).not.toMatch(/rendering|\x1b/);
@@ -139,5 +137,43 @@ describe('progress on stderr, in a terminal only, for work over a second', () =>
     const t = await inTerminal(['synth', '--config-dir', dir, '--out', path.join(dir, 'o')], [], dir);
     expect(t.code).toBe(0);
     expect(t.screen).not.toMatch(/\x1b\[K/);
+  });
+});
+
+describe('the progress line itself', () => {
+  /** A terminal stand-in that records what is written, with a clock the test moves. */
+  const fakeTerminal = (isTTY: boolean) => {
+    const written: string[] = [];
+    return { stream: { isTTY, columns: 40, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream, written };
+  };
+
+  test('nothing in the first second; then at most every 100 ms, cut to the width; erased by done()', () => {
+    const { progress } = require('../src/cli/progress') as typeof import('../src/cli/progress');
+    let t = 0;
+    const term = fakeTerminal(true);
+    const p = progress(term.stream, () => t);
+    p.step('checking gitops: 1/6000 files');
+    t = 999;
+    p.step('checking gitops: 2/6000 files');
+    expect(term.written).toEqual([]);
+    t = 1000;
+    p.step('checking gitops: 3/6000 files');
+    t = 1050;
+    p.step('checking gitops: 4/6000 files'); // too soon to redraw
+    t = 1100;
+    p.step('checking gitops: a very long name of a tree that does not fit: 5/6000 files');
+    p.done();
+    expect(term.written).toEqual([`\r\x1b[K${'tagflow: checking gitops: 3/6000 files (1.0s)'.slice(0, 39)}`, `\r\x1b[K${'tagflow: checking gitops: a very long name of a tree that does not fit: 5/6000 files (1.1s)'.slice(0, 39)}`, '\r\x1b[K']);
+  });
+
+  test('not a terminal: never writes', () => {
+    const { progress } = require('../src/cli/progress') as typeof import('../src/cli/progress');
+    let t = 0;
+    const term = fakeTerminal(false);
+    const p = progress(term.stream, () => t);
+    t = 5000;
+    p.step('x');
+    p.done();
+    expect(term.written).toEqual([]);
   });
 });
