@@ -61,7 +61,6 @@ function processRun(script, args, { cwd, before } = {}) {
   return { ms, maxRssMB, pulumiLoaded, exit: r.status, stderrLines: r.stderr ? r.stderr.trimEnd().split('\n').length : 0 };
 }
 
-const measureProcess = (runs, script, args, opts) => medians(Array.from({ length: runs }, () => processRun(script, args, opts)));
 
 /** A stack of n apps in all three tiers, shaped like the bundled examples (overrides included). */
 function writeModel(dir, n) {
@@ -114,18 +113,24 @@ function main() {
       const dir = path.join(work, `n${n}`);
       fs.mkdirSync(dir);
       writeModel(dir, n);
-      const runs = n >= 1000 ? Math.min(RUNS, 3) : RUNS;
+      const runs = RUNS;
       const out = path.join(dir, 'out');
-      // tagflow synth into an empty folder (every file written, journal and syncfs), as a first synth is.
-      const synth = measureProcess(runs, BIN, ['synth', '--stack', 'bench', '--out', out, '--config-dir', dir], { cwd: dir, before: () => fs.rmSync(out, { recursive: true, force: true }) });
-      if (synth.exit !== 0) throw new Error(`tagflow synth of ${n} apps exited ${synth.exit}`);
-      // tagflow synth again on the tree it wrote: nothing changes, nothing is written.
-      const resynth = measureProcess(runs, BIN, ['synth', '--stack', 'bench', '--out', out, '--config-dir', dir], { cwd: dir });
-      // tagflow check from the folder of the stack files (so it reads the stacks, as users run it).
-      const check = measureProcess(runs, BIN, ['check', out], { cwd: dir });
       const floorOut = path.join(dir, 'floor');
-      const floor = measureProcess(runs, WORKER, ['floor-synth', out, floorOut], { before: () => fs.rmSync(floorOut, { recursive: true, force: true }) });
-      const readParse = measureProcess(runs, WORKER, ['floor-check', out]);
+      // Each run measures everything once, in turn, so that a change of the machine's load (shared, two
+      // cores) falls on tagflow and its floors alike; the medians are taken per measurement.
+      const all = { synth: [], resynth: [], check: [], floor: [], readParse: [] };
+      for (let i = 0; i < runs; i++) {
+        // tagflow synth into an empty folder (every file written, journal and syncfs), as a first synth is.
+        all.synth.push(processRun(BIN, ['synth', '--stack', 'bench', '--out', out, '--config-dir', dir], { cwd: dir, before: () => fs.rmSync(out, { recursive: true, force: true }) }));
+        if (all.synth[i].exit !== 0) throw new Error(`tagflow synth of ${n} apps exited ${all.synth[i].exit}`);
+        // tagflow synth again on the tree it wrote: nothing changes, nothing is written.
+        all.resynth.push(processRun(BIN, ['synth', '--stack', 'bench', '--out', out, '--config-dir', dir], { cwd: dir }));
+        // tagflow check from the folder of the stack files (so it reads the stacks, as users run it).
+        all.check.push(processRun(BIN, ['check', out], { cwd: dir }));
+        all.floor.push(processRun(WORKER, ['floor-synth', out, floorOut], { before: () => fs.rmSync(floorOut, { recursive: true, force: true }) }));
+        all.readParse.push(processRun(WORKER, ['floor-check', out]));
+      }
+      const [synth, resynth, check, floor, readParse] = [all.synth, all.resynth, all.check, all.floor, all.readParse].map(medians);
       const simulate = measure(runs, 'simulate', dir, 'bench', path.join(dir, 'tags.json'));
       const files = listFiles(out).filter((f) => !f.startsWith('.tagflow/'));
       const objects = files.filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('charts/')).reduce((k, f) => k + (fs.readFileSync(path.join(out, f), 'utf8').match(/^kind: /gm) ?? []).length, 0);
@@ -214,7 +219,7 @@ function formatTable(r) {
     return rs.map((x) => '| ' + x.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |').join('\n').replace(/\n/, `\n|${w.map((n) => '-'.repeat(n + 2)).join('|')}|\n`);
   };
   const m = r.machine;
-  const lines = [`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${r.date.slice(0, 10)}, median of ${r.runs} runs; 3 at 1,000 apps; whole processes: synth into an empty folder, re-synth on the current tree, check from the stack folder)`, '', table(rows), ''];
+  const lines = [`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node} (${r.date.slice(0, 10)}, median of ${r.runs} runs; whole processes: synth into an empty folder, re-synth on the current tree, check from the stack folder)`, '', table(rows), ''];
   lines.push(
     table([
       ['other', 'median'],

@@ -146,6 +146,13 @@ describe('README YAML snippets that are stacks, or parts of one', () => {
     for (const b of yamlBlocks.filter(files)) expect(() => parse(b.body)).not.toThrow();
   });
 
+  test('the drift workflow runs tagflow synth --check, and its run steps are valid bash', () => {
+    const wf = parse(yamlBlocks.find((b) => b.body.startsWith('# .github/workflows/gitops-drift.yml'))!.body);
+    const runs = wf.jobs.drift.steps.filter((st: { run?: string }) => st.run).map((st: { run: string }) => st.run);
+    expect(runs[0]).toMatch(/tagflow synth --out gitops --check$/);
+    for (const r of runs) expect(spawnSync('bash', ['-n'], { input: r, encoding: 'utf8' }).status).toBe(0);
+  });
+
   test.each(yamlBlocks.filter((b) => !files(b)).map((b) => [b.line, b] as const))('line %i: the example stack with this snippet is valid, renders and passes the check', (_line, b) => {
     const doc = parse(b.body.startsWith('    ') ? b.body.replace(/^ {4}/gm, '') : b.body);
     const part = doc?.config?.['tagflow:environment'] ?? doc;
