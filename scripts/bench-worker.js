@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// One measurement in a fresh process, so peak memory (maxRSS) belongs to that measurement alone.
-// Prints one JSON line: {ms, maxRssMB, ...}. Used by scripts/bench.js; reads the built lib/.
+// One measurement in a fresh process, so peak memory (maxRSS) belongs to that measurement alone: the floors
+// (timed by scripts/bench.js as whole processes, like tagflow itself), and in-process figures (simulate,
+// policy eval, plan). Prints one JSON line: {ms?, maxRssMB, ...}. Reads the built lib/.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -10,75 +11,47 @@ const lib = (p) => require(path.join(__dirname, '..', 'lib', p));
 const pulumiLoaded = () => Object.keys(require.cache).some((k) => /[\\/]node_modules[\\/]@pulumi[\\/]/.test(k));
 const maxRssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
+/** The YAML files of a tree, as tagflow check finds them (Helm chart folders are templates, not YAML). */
 function listYaml(dir, prefix = '') {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listYaml(path.join(dir, e.name), `${prefix}${e.name}/`) : /\.ya?ml$/.test(e.name) ? [`${prefix}${e.name}`] : []));
+    .flatMap((e) =>
+      e.isDirectory()
+        ? e.name === '.tagflow' || fs.existsSync(path.join(dir, e.name, 'Chart.yaml'))
+          ? []
+          : listYaml(path.join(dir, e.name), `${prefix}${e.name}/`)
+        : /\.ya?ml$/.test(e.name)
+          ? [`${prefix}${e.name}`]
+          : [],
+    );
 }
 
 async function main() {
   const [mode, ...args] = process.argv.slice(2);
   const out = { mode };
   switch (mode) {
-    case 'synth': {
-      // tagflow synth: load + validate the stack, build the constructs, render, write atomically, then check.
-      const [configDir, stack, outDir] = args;
-      const { synth } = lib('gitops/synth');
-      const { lint } = lib('check/lint');
-      const t0 = performance.now();
-      const r = synth({ configDir, outDir, stacks: [stack] });
-      out.ms = performance.now() - t0;
-      const t1 = performance.now();
-      out.findings = lint(outDir).length;
-      out.checkMs = performance.now() - t1;
-      out.files = r.outputs[0].files.size;
-      out.objects = countObjects(outDir);
-      break;
-    }
-    case 'objects': {
-      // The floor's input: the very objects synth renders, as plain JSON per file (not timed).
-      const [configDir, stack, dumpFile] = args;
-      const { App } = require('cdk8s');
-      const { loadStack } = lib('model/load');
-      const { EnvironmentGitOps } = lib('flux/environment-gitops');
-      const { manifestFilesOf, apiObjectsOf } = lib('gitops/render');
-      const root = new EnvironmentGitOps(new App(), stack, { environment: loadStack(configDir, stack) });
-      const files = manifestFilesOf(root).map((f) => ({ path: f.path, docs: apiObjectsOf(f).map((o) => o.toJson()) }));
-      fs.writeFileSync(dumpFile, JSON.stringify(files));
-      out.files = files.length;
-      out.objects = files.reduce((n, f) => n + f.docs.length, 0);
-      break;
-    }
-    case 'floor': {
-      // The floor: the same objects serialized with the same library and written, without constructs.
-      const [dumpFile, outDir] = args;
-      const files = JSON.parse(fs.readFileSync(dumpFile, 'utf8'));
-      const { Document } = require('yaml');
-      const t0 = performance.now();
-      for (const f of files) {
-        const full = path.join(outDir, f.path);
-        fs.mkdirSync(path.dirname(full), { recursive: true });
-        fs.writeFileSync(full, f.docs.map((d) => new Document(d).toString({ lineWidth: 0 })).join('---\n'));
-      }
-      out.ms = performance.now() - t0;
-      break;
-    }
-    case 'check': {
-      const [dir] = args;
-      const { lint } = lib('check/lint');
-      const t0 = performance.now();
-      out.findings = lint(dir).length;
-      out.ms = performance.now() - t0;
-      break;
-    }
-    case 'read-parse': {
-      // check's floor: read every YAML file of the tree and parse it with the same library.
-      const [dir] = args;
+    case 'floor-synth': {
+      // synth's floor, as one process: read every YAML file of the tree synth wrote, parse it, serialize
+      // the same documents and write them (the yaml library's own cost of producing that tree).
+      const [tree, outDir] = args;
       const { parseAllDocuments } = require('yaml');
-      const t0 = performance.now();
       let docs = 0;
-      for (const rel of listYaml(dir)) docs += parseAllDocuments(fs.readFileSync(path.join(dir, rel), 'utf8')).length;
-      out.ms = performance.now() - t0;
+      for (const rel of listYaml(tree)) {
+        const parsed = parseAllDocuments(fs.readFileSync(path.join(tree, rel), 'utf8'));
+        docs += parsed.length;
+        const full = path.join(outDir, rel);
+        fs.mkdirSync(path.dirname(full), { recursive: true });
+        fs.writeFileSync(full, parsed.map((d) => d.toString({ lineWidth: 0 })).join('---\n'));
+      }
+      out.docs = docs;
+      break;
+    }
+    case 'floor-check': {
+      // check's floor, as one process: read every YAML file of the tree and parse it with the same library.
+      const [tree] = args;
+      const { parseAllDocuments } = require('yaml');
+      let docs = 0;
+      for (const rel of listYaml(tree)) docs += parseAllDocuments(fs.readFileSync(path.join(tree, rel), 'utf8')).length;
       out.docs = docs;
       break;
     }
@@ -130,12 +103,6 @@ async function main() {
   out.maxRssMB = maxRssMB();
   out.pulumiLoaded = pulumiLoaded();
   process.stdout.write(JSON.stringify(out) + '\n');
-}
-
-function countObjects(dir) {
-  let n = 0;
-  for (const rel of listYaml(dir)) if (!rel.startsWith('charts/')) n += (fs.readFileSync(path.join(dir, rel), 'utf8').match(/^kind: /gm) ?? []).length;
-  return n;
 }
 
 function median(xs) {

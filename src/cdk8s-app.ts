@@ -1,6 +1,6 @@
 /**
- * Entry point of `npx cdk8s synth` (see cdk8s.yaml): renders every bundled stack into the cdk8s output
- * folder (CDK8S_OUTDIR, default dist/), exactly as `tagflow synth` does.
+ * Entry point of `npx cdk8s synth` (see cdk8s.yaml): renders every stack into the cdk8s output
+ * folder (CDK8S_OUTDIR, default dist/), as `tagflow synth` does; cdk8s-cli has deleted that folder before.
  */
 import { main } from './cli/main';
 

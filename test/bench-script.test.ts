@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadStack } from '../src/model/load';
-import { REPO_ROOT, tmpDir } from './support/tree';
+import * as fs from 'node:fs';
+import { listTree, objectsOf, REPO_ROOT, tmpDir } from './support/tree';
 
 // The benchmark is a script (timings belong to a machine, not to a test); this only checks that what it
 // measures is real: its generated model is a valid stack, and its workers compute what they claim.
@@ -24,14 +25,32 @@ describe('npm run bench', () => {
     ]);
   });
 
-  it('its synth and floor workers write the same files, and synth loads no @pulumi', () => {
+  it('its floors read, parse and serialize the tree tagflow synth wrote: the same documents, the same YAML', () => {
     const dir = tmpDir();
     writeModel(dir, 3);
-    const synth = worker('synth', dir, 'bench', path.join(dir, 'out'));
-    expect(synth).toMatchObject({ findings: 0, pulumiLoaded: false });
-    const dump = worker('objects', dir, 'bench', path.join(dir, 'objects.json'));
-    expect(dump.objects).toBe(synth.objects);
-    expect(worker('floor', path.join(dir, 'objects.json'), path.join(dir, 'floor')).ms).toBeGreaterThan(0);
+    const out = path.join(dir, 'out');
+    const synth = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/tagflow.js'), 'synth', '--stack', 'bench', '--out', out, '--config-dir', dir], { encoding: 'utf8' });
+    expect(synth.status).toBe(0);
+    const docs = objectsOf(out).length;
+    const floor = worker('floor-synth', out, path.join(dir, 'floor'));
+    expect(floor).toMatchObject({ pulumiLoaded: false });
+    expect(worker('floor-check', out).docs).toBe(floor.docs);
+    // The floor writes what it parsed: every YAML file of the tree but the chart's templates, equal as data.
+    const yamlFiles = listTree(out).filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('charts/'));
+    expect(listTree(path.join(dir, 'floor')).sort()).toEqual(yamlFiles.sort());
+    expect(objectsOf(path.join(dir, 'floor')).map((o) => o.obj)).toEqual(objectsOf(out).map((o) => o.obj));
+    expect(floor.docs).toBeGreaterThanOrEqual(docs);
+  });
+
+  it('times tagflow as a whole process: the preload reports its peak RSS and that synth loads no @pulumi', () => {
+    const dir = tmpDir();
+    writeModel(dir, 2);
+    const rss = path.join(dir, 'rss.json');
+    const r = spawnSync(process.execPath, ['--require', path.join(REPO_ROOT, 'scripts/bench-rss.js'), path.join(REPO_ROOT, 'bin/tagflow.js'), 'synth', '--stack', 'bench', '--out', path.join(dir, 'out'), '--config-dir', dir], { encoding: 'utf8', env: { ...process.env, TAGFLOW_BENCH_RSS: rss } });
+    expect(r.status).toBe(0);
+    const report = JSON.parse(fs.readFileSync(rss, 'utf8'));
+    expect(report.pulumiLoaded).toBe(false);
+    expect(report.maxRssMB).toBeGreaterThan(20);
   });
 
   it('its policy eval worker selects the newest tag of each kind', () => {

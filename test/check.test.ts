@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -101,7 +102,7 @@ describe('tagflow check', () => {
     expect(await run([root])).toBe(1);
     expect(out).toMatch(/^environments\/dev\/dev\/images\/checkout-api\.yaml:\d+: secretref-ignored: /m);
     expect(await run([root, '--json'])).toBe(1);
-    expect(JSON.parse(out)[0]).toMatchObject({ file: IMAGES, rule: 'secretref-ignored' });
+    expect(expectCliOutput('check', out)[0]).toMatchObject({ file: IMAGES, rule: 'secretref-ignored' });
     expect(await run([path.join(root, 'missing')])).toBe(2);
   });
 });

@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadStack, parseEnvironment } from '../src/model/load';
@@ -47,7 +48,7 @@ describe('tagflow latency', () => {
     expect(r.stdout).toMatch(/^dev +webhook \(EventBridge → Receiver\) +6s \/ 35s +66s \/ 3m35s$/m);
     expect(r.stdout).toMatch(/^anchor +Flux defaults/m);
     expect(r.stdout).toMatch(/^anchor +CI runs kubectl set image/m);
-    const j = JSON.parse(spawnSync(process.execPath, [bin, 'latency', '--stack', 'prod', '--json'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout);
+    const j = expectCliOutput('latency', spawnSync(process.execPath, [bin, 'latency', '--stack', 'prod', '--json'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout);
     expect(j.assumptions).toEqual(HOP_SECONDS);
     expect(j.tiers).toHaveLength(1);
   });

@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ describe('tagflow plan (offline)', () => {
     const r = plan(['--stack', stack, '--json']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const resources = JSON.parse(r.stdout) as { type: string; name: string; parent: string | null; inputs: any }[];
+    const resources = expectCliOutput('plan', r.stdout) as { type: string; name: string; parent: string | null; inputs: any }[];
     expect(resources[0]).toMatchObject({ type: 'tagflow:aws:Environment', name: 'tagflow', parent: null });
     for (const res of resources.slice(1)) expect(res.parent).toMatch(/^tagflow/);
     const role = resources.find((x) => x.type === 'aws:iam/role:Role' && x.inputs.name === `tagflow-${stack}-flux-image-reader`)!;

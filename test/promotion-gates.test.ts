@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cliAsync as cli } from './support/cli';
@@ -139,7 +140,7 @@ describeGates(`promotion gates with real cosign signatures on a real registry${s
     expect(again.out).toContain(`release-1.0.0 already points at ${digest}`);
     const json = await cli(promoteArgs(f, '1.0.0', ['--json']));
     expect(json.code).toBe(0);
-    const data = JSON.parse(json.out);
+    const data = expectCliOutput('promote', json.out);
     expect(data).toMatchObject({ status: 'already', digest, release: { tag: 'release-1.0.0' }, record: { via: 'tag-schema' } });
     expect(data.gates).toEqual(record.gates);
   });
@@ -237,7 +238,7 @@ describeGates(`promotion gates with real cosign signatures on a real registry${s
     await attest(f.cosign, f.keys.team, f.reg, 'api', digest, vulnPredicate([]));
     const r = await cli(promoteArgs(f, '1.8.0', ['--json']));
     expect(r.code).toBe(0);
-    const data = JSON.parse(r.out);
+    const data = expectCliOutput('promote', r.out);
     expect(data.gates[0]).toMatchObject({ gate: 'signature', verdict: 'pass', evidence: { form: 'referrer', key: 'cosign.pub' } });
     // cosign's referrer and tagflow's record share the one index of the tag schema.
     const index = JSON.parse((await fetchManifest(f.reg, 'api', digest.replace(':', '-')))!.body.toString('utf8'));

@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { applySetters, applySettersToTree, isYaml11NonString, type LatestRef } from '../src/engines/markers/setters';
-import { findMarkedValues, markerValues, markerValuesByLine, parseMarkerComment } from '../src/engines/markers/marker';
-import { listTree, tmpDir } from './support/tree';
+import fc from 'fast-check';
+import { findMarkedValues, markersByLine, markerValues, markerValuesByLine, parseMarkerComment } from '../src/engines/markers/marker';
+import { synthesizeEnvironment } from '../src/gitops/synth';
+import { loadStack } from '../src/model/load';
+import { listTree, sampleEnvironment, tmpDir, writeStack } from './support/tree';
 import { setterFixtures } from './support/flux-sources';
 
 const { dir: fixturesDir, source } = setterFixtures();
@@ -152,5 +155,77 @@ describe('markerValuesByLine: the fast path synth uses agrees with the YAML pars
       expect({ rel, values: fast }).toEqual({ rel, values: slow(text) });
     }
     expect(answered).toBeGreaterThan(3);
+  });
+});
+
+describe('markersByLine: how tagflow check reads marker-only files without a parse, agreeing with the parse', () => {
+  const slow = (text: string) => findMarkedValues(text).map((mv) => ({ ref: mv.marker.ref, line: mv.line }));
+  const fast = (text: string) => markersByLine(text)?.map((m) => ({ ref: m.marker.ref, line: m.line }));
+
+  /** Every marked file tagflow renders for a stack with digest pinning, a generic registry, config files. */
+  const rendered = (() => {
+    const dir = tmpDir();
+    fs.mkdirSync(path.join(dir, 'config'));
+    fs.writeFileSync(path.join(dir, 'config', 'app.yaml'), 'a: 1 # {"$imagepolicy": "dev:api:tag"}\nb: |\n  x\n');
+    writeStack(dir, 'r', sampleEnvironment({ registry: { provider: 'generic', host: 'registry.example.com:5000' }, tiers: { dev: { digestPinning: true }, staging: {}, release: {} }, apps: [{ name: 'api', config: { files: { 'app.yaml': { path: 'config/app.yaml' } } } }, { name: 'worker', values: { replicaCount: 2, podAnnotations: { 'example.com/note': 'x: y # z' } } }] }));
+    const out = synthesizeEnvironment(loadStack(dir, 'r'), 'r');
+    return [...out.files].filter(([, c]) => typeof c === 'string' && c.includes('"$imagepolicy"')).map(([p, c]) => [p, c as string] as const);
+  })();
+
+  test('on every marked file tagflow renders: the same markers and lines; taken for releases without config files', () => {
+    expect(rendered.length).toBeGreaterThan(6);
+    let taken = 0;
+    for (const [rel, text] of rendered) {
+      const f = fast(text);
+      if (f === undefined) continue;
+      taken++;
+      expect({ rel, markers: f }).toEqual({ rel, markers: slow(text) });
+    }
+    // worker's releases (no config file) in three tiers are read by lines; api's (block strings) are parsed.
+    expect(taken).toBeGreaterThanOrEqual(3);
+    expect(rendered.filter(([p]) => /releases\/api\.yaml$/.test(p)).every(([, t]) => fast(t) === undefined)).toBe(true);
+  });
+
+  test.each([
+    ['a marker-like line inside a block string', 'a: |\n  tag: v1 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['the continuation of a multi-line plain scalar', 'a: first\n  second # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['a head comment above a sequence item', 'a:\n  # {"$imagepolicy": "ns:p:tag"}\n  - v1\n'],
+    ['a tab', 'a:\n\ttag: v1 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['an anchor', 'a: &x\n  tag: v1 # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['a flow mapping', 'a: {tag: v1} # {"$imagepolicy": "ns:p:tag"}\n'],
+    ['an unclosed quote', 'a: "v1\n  b # {"$imagepolicy": "ns:p:tag"}"\n'],
+  ])('leaves other shapes to the parse: %s', (_n, text) => {
+    expect(fast(text)).toBeUndefined();
+  });
+
+  test('fuzzed: lines inserted, deleted, re-indented in rendered releases; whenever it answers, it answers as the parse', () => {
+    const fragments = ['key: |', '  tag: v9 # {"$imagepolicy": "ns:p:tag"}', '# {"$imagepolicy": "ns:p:tag"}', '- v1', '  - v2 # {"$imagepolicy": "ns:q"}', 'x: y', '   z: "a # b"', "  w: 'it''s' # {\"$imagepolicy\": \"ns:p:digest\"}", 'a: b: c', 'k: [1, 2]', '---', '  cont', 'k: &a v', '\tt: 1', 'm: "unclosed', 'n: #c', '- k: v # {"$imagepolicy": "ns:p:name"}', 'v: 1.0 # {"$imagepolicy": "ns:p:tag"}'];
+    const releases = rendered.filter(([, t]) => fast(t) !== undefined).map(([, t]) => t);
+    let answered = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...releases),
+        fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...fragments), fc.constant(null), fc.integer({ min: -3, max: 3 }))), { maxLength: 6 }),
+        (text, edits) => {
+          const lines = text.split('\n');
+          for (const [at, edit] of edits) {
+            const i = at % lines.length;
+            if (edit === null) lines.splice(i, 1);
+            else if (typeof edit === 'number') lines[i] = edit >= 0 ? ' '.repeat(edit) + lines[i] : lines[i]!.slice(-edit);
+            else lines.splice(i, 0, edit);
+          }
+          const mutated = lines.join('\n');
+          const f = fast(mutated);
+          if (f === undefined) return true;
+          // The one difference by design: a document whose simple lines do not nest is broken YAML.
+          if (findMarkedValues(mutated).length === 0 && require('yaml').parseAllDocuments(mutated).some((d: { errors: unknown[] }) => d.errors.length)) return true;
+          answered++;
+          expect(f).toEqual(slow(mutated));
+          return true;
+        },
+      ),
+      { seed: 20261130, numRuns: 400 },
+    );
+    expect(answered).toBeGreaterThan(50);
   });
 });

@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -133,7 +134,7 @@ describe('simulate with a tags file', () => {
     expect(snapshotTree(out)).toEqual(before);
     const json = await cli(['simulate', '--stack', 'dev', '--tags', writeTags({ ...devTags, 'payments/worker': ['branch-dev-1-a', { tag: 'branch-staging-2-b', digest: DIGEST_A }] }), '--out', out, '--json']);
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.out);
+    const parsed = expectCliOutput('simulate', json.out);
     expect(parsed.selections).toHaveLength(4);
     expect(parsed.diff).toContain('diff --git a/environments/dev/staging/releases/payments-worker.yaml');
   });

@@ -1,3 +1,4 @@
+import { expectCliOutput } from './support/cli-output';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEnvironment } from '../src/model/load';
@@ -139,7 +140,7 @@ describe('tagflow status (CLI) on a recorded cluster', () => {
 
   test('a registry that cannot be reached does not hide the cluster: the row says so, the rest is read', async () => {
     const r = await run('updated', { json: true });
-    const [row] = JSON.parse(r.out).apps;
+    const [row] = expectCliOutput('status', r.out).apps;
     expect(row.stages[0]).toMatchObject({ name: 'registry', state: 'unknown' });
     expect(row.stages[0].message).toMatch(/127\.0\.0\.1:1/);
     expect(row.stages.slice(1).map((s: { state: string }) => s.state)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);

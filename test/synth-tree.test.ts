@@ -168,7 +168,7 @@ describe('GitOps tree of the bundled stacks', () => {
     const before = new Map(listTree(out).map((f) => [f, fs.readFileSync(path.join(out, f))]));
     const mtimes = new Map(listTree(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]));
     const { results } = synth({ configDir: REPO_ROOT, outDir: out });
-    for (const r of results.values()) expect(r.written).toEqual([]);
+    for (const r of results!.values()) expect(r.written).toEqual([]);
     for (const [f, b] of before) {
       expect(fs.readFileSync(path.join(out, f)).equals(b)).toBe(true);
       expect(fs.statSync(path.join(out, f)).mtimeMs).toBe(mtimes.get(f));

@@ -83,9 +83,9 @@ describe('synth into a GitOps checkout', () => {
     expect(after).toMatch(/tag: branch-dev-1700000000-abc1234 # \{"\$imagepolicy": "dev:api:tag"\}/);
     expect(after).toMatch(/replicaCount: 4/);
     // Flux's edit alone does not make the next synth rewrite tagflow's index (no noise in Git).
-    expect(results.get('test')!.written).toEqual(['environments/test/dev/releases/api.yaml']);
+    expect(results!.get('test')!.written).toEqual(['environments/test/dev/releases/api.yaml']);
     // The worker app was removed from the stack: its files are pruned.
-    expect([...results.get('test')!.pruned].sort()).toEqual(['environments/test/dev/images/worker.yaml', 'environments/test/dev/releases/worker.yaml']);
+    expect([...results!.get('test')!.pruned].sort()).toEqual(['environments/test/dev/images/worker.yaml', 'environments/test/dev/releases/worker.yaml']);
   });
 
   test('--stack renders only that stack', () => {

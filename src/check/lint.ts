@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { isMap, parseAllDocuments, type Document } from 'yaml';
 import { compileGoRegex, expandGoTemplate, goRegexError, templateRefs } from '../engines/policy/go-regex';
 import { semverRangeError } from '../engines/policy/masterminds-semver';
-import { findMarkedValues, isTooDeep, lineFinder, UNTRUSTED_YAML, type ParsedDocument } from '../engines/markers/marker';
+import { findMarkedValues, isTooDeep, lineFinder, markersByLine, parseMarkerComment, UNTRUSTED_YAML, type ImagePolicyMarker, type ParsedDocument } from '../engines/markers/marker';
 import { isScannedFile, resolveUpdatePath } from '../engines/markers/setters';
 import { TIER_NAMES } from '../model/environment';
 import { LIMITS } from '../limits';
@@ -35,28 +35,45 @@ export class UnreadableTreeError extends Error {
   public readonly exitCode = 2;
 }
 
-interface TreeObject {
+/**
+ * What the rules read: Flux image.toolkit objects and the markers of a tree, each able to tell its line.
+ * `tagflow check` builds them from the files it parses; `tagflow synth` from the documents it renders
+ * (before anything is written), so both run the same rules and nothing is parsed twice. Lines are asked
+ * for only when a rule reports something.
+ */
+export interface LintObject {
   readonly file: string;
-  readonly line: number;
   readonly obj: any;
+  /** 1-based line of a key path of the object (its document's first line for []). */
+  lineAt(keyPath: readonly string[]): number;
 }
 
+export interface LintMarker {
+  readonly file: string;
+  readonly marker: ImagePolicyMarker;
+  /** 1-based line of the marked value. */
+  line(): number;
+}
+
+export interface LintDocuments {
+  readonly objects: readonly LintObject[];
+  readonly markers: readonly LintMarker[];
+}
 
 /** Line of a key path inside a document, or the document's first line. */
-function lineIn(line: (offset: number) => number, doc: Document, keyPath: string[]): number {
-  const node = doc.getIn(keyPath, true) as { range?: [number, number, number] } | undefined;
+function lineIn(line: (offset: number) => number, doc: Document, keyPath: readonly string[]): number {
+  const node = (keyPath.length ? doc.getIn(keyPath, true) : undefined) as { range?: [number, number, number] } | undefined;
   const fallback = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
   return line(node?.range?.[0] ?? fallback);
 }
 
-interface LoadedTree {
-  /** Flux image automation objects, with their document for line lookups. */
-  readonly objects: (TreeObject & { doc: Document; lineOf: (offset: number) => number })[];
-  /** The files that hold a marker: their text and parsed documents. */
-  readonly markedFiles: Map<string, { text: string; docs: ParsedDocument[] }>;
-}
-
 const IMAGE_API = 'image.toolkit.fluxcd.io/';
+
+/** Is this (rendered or parsed) object one the rules read? */
+export function isImageAutomationObject(obj: unknown): boolean {
+  const o = obj as { apiVersion?: unknown; kind?: unknown } | null;
+  return typeof o?.apiVersion === 'string' && o.apiVersion.startsWith(IMAGE_API) && typeof o.kind === 'string';
+}
 
 function walk(root: string, dir: string, out: string[]): void {
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -70,35 +87,60 @@ function walk(root: string, dir: string, out: string[]): void {
   }
 }
 
-export function loadTree(root: string): LoadedTree {
+/** The YAML files `tagflow check` reads in a tree (relative paths, sorted). */
+export function treeFiles(root: string): string[] {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new UnreadableTreeError(`${root}: not a folder`);
   const rels: string[] = [];
   walk(root, root, rels);
-  const objects: LoadedTree['objects'] = [];
-  const markedFiles: LoadedTree['markedFiles'] = new Map();
-  for (const rel of rels) {
+  return rels;
+}
+
+/** Reads and parses a tree's files (each once, and only those with a marker or an image.toolkit object). */
+export function loadTree(root: string, onFile?: (done: number, total: number) => void): LintDocuments {
+  const rels = treeFiles(root);
+  const objects: LintObject[] = [];
+  const markers: LintMarker[] = [];
+  rels.forEach((rel, i) => {
+    onFile?.(i, rels.length);
     const full = path.join(root, rel);
     const size = fs.statSync(full).size;
     if (size > LIMITS.treeFileBytes) throw new UnreadableTreeError(`${full}: is ${size} bytes; check reads YAML files of at most ${LIMITS.treeFileBytes} bytes (16 MiB)`);
     const text = fs.readFileSync(full, 'utf8');
     try {
-      loadFile(rel, full, text, objects, markedFiles);
+      loadFile(rel, full, text, objects, markers);
     } catch (e) {
       if (isTooDeep(e)) throw new UnreadableTreeError(`${full}: the YAML nests too deeply to parse`);
       throw e;
     }
-  }
-  return { objects, markedFiles };
+  });
+  return { objects, markers };
 }
 
-function loadFile(rel: string, full: string, text: string, objects: LoadedTree['objects'], markedFiles: LoadedTree['markedFiles']): void {
+function loadFile(rel: string, full: string, text: string, objects: LintObject[], markers: LintMarker[]): void {
   // Only files that hold a marker or an image.toolkit object need parsing (each is parsed once).
   const hasMarker = text.includes('"$imagepolicy"');
-  if (!hasMarker && !text.includes(IMAGE_API)) return;
+  const hasObjects = text.includes(IMAGE_API);
+  if (!hasMarker && !hasObjects) return;
+  if (!hasObjects) {
+    // Markers only (a HelmRelease): read by lines when every line is simple, as the parse would find them.
+    const byLine = markersByLine(text);
+    if (byLine) {
+      for (const m of byLine) markers.push({ file: rel, marker: m.marker, line: () => m.line });
+      return;
+    }
+  }
   const docs = parseAllDocuments(text, UNTRUSTED_YAML);
   const line = lineFinder(text);
-  if (hasMarker) markedFiles.set(rel, { text, docs });
-  for (const doc of docs) {
+  if (hasMarker) {
+    for (const mv of findMarkedValues(text, docs)) {
+      const at = mv.line; // the number only: holding the value's node would keep the whole AST alive
+      markers.push({ file: rel, marker: mv.marker, line: () => at });
+    }
+  }
+  // The documents are not kept: a key's line (asked only for a finding) comes from parsing the text again.
+  let reparsed: ParsedDocument[] | undefined;
+  const keyLine = (i: number, keyPath: readonly string[]) => lineIn(line, (reparsed ??= parseAllDocuments(text, UNTRUSTED_YAML))[i] as Document, keyPath);
+  for (const [i, doc] of docs.entries()) {
     if (!('errors' in doc) || doc.errors.length || !isMap(doc.contents)) continue;
     const apiVersion = doc.get('apiVersion');
     if (typeof apiVersion !== 'string' || !apiVersion.startsWith(IMAGE_API) || typeof doc.get('kind') !== 'string') continue;
@@ -109,8 +151,41 @@ function loadFile(rel: string, full: string, text: string, objects: LoadedTree['
       if (!(e instanceof ReferenceError)) throw e;
       throw new UnreadableTreeError(`${full}:${lineIn(line, doc, [])}: uses YAML aliases more than ${LIMITS.yamlAliases} times (an alias bomb?)`);
     }
-    objects.push({ file: rel, line: lineIn(line, doc, []), obj, doc, lineOf: line });
+    const first = lineIn(line, doc, []);
+    objects.push({ file: rel, obj, lineAt: (keyPath) => (keyPath.length ? keyLine(i, keyPath) : first) });
   }
+}
+
+/**
+ * The lint documents of a file tagflow renders, from its objects and their markers as built (no parse).
+ * A line is found by parsing the rendered text, once per file, only when a rule reports something there.
+ */
+export function renderedLintDocuments(
+  file: string,
+  text: () => string,
+  docs: readonly { readonly obj?: unknown; readonly firstLine?: number; readonly markers: readonly { readonly path: readonly string[]; readonly comment: string }[] }[],
+): LintDocuments {
+  let parsed: { docs: ParsedDocument[]; line: (offset: number) => number } | undefined;
+  const parse = () => {
+    if (!parsed) {
+      const t = text();
+      parsed = { docs: parseAllDocuments(t), line: lineFinder(t) };
+    }
+    return parsed;
+  };
+  const objects: LintObject[] = [];
+  const markers: LintMarker[] = [];
+  docs.forEach((d, i) => {
+    for (const m of d.markers) {
+      const marker = parseMarkerComment(m.comment);
+      if (!marker) throw new Error(`rendered marker ${m.comment} in ${file} does not parse`);
+      markers.push({ file, marker, line: () => lineIn(parse().line, parse().docs[i] as Document, m.path) });
+    }
+    // The document's first line is known from rendering; a key's line needs the parse.
+    const lineAt = (keyPath: readonly string[]) => (keyPath.length === 0 && d.firstLine !== undefined ? d.firstLine : lineIn(parse().line, parse().docs[i] as Document, keyPath));
+    if (isImageAutomationObject(d.obj)) objects.push({ file, obj: d.obj, lineAt });
+  });
+  return { objects, markers };
 }
 
 const ECR_HOST = /^(\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.(amazonaws\.com(\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)|public\.ecr\.aws)$/;
@@ -175,31 +250,49 @@ function schemeSamples(): { tier: string; tag: string }[] {
   return TIER_NAMES.map((tier) => ({ tier, tag: renderTag(TIER_PRESETS[tier].tagScheme, { time: 1700000000, sha: 'a1b2c3d', version: '1.2.3' }) }));
 }
 
-export function lint(root: string, context: LintContext = {}): Finding[] {
-  const { objects, markedFiles } = loadTree(root);
+/** `tagflow check` on a tree: its files read and parsed, every rule, sorted. */
+export function lint(root: string, context: LintContext = {}, onFile?: (done: number, total: number) => void): Finding[] {
+  return sortFindings([...lintDocuments(root, loadTree(root, onFile), context), ...irsaFindings(root)]);
+}
+
+/** irsa-patch-unlisted: tagflow's image-reflector-controller patches that bootstrap's kustomization.yaml does not list with their target. */
+export function irsaFindings(root: string, patchesOf?: (env: string) => readonly string[]): Finding[] {
+  return irsaPatchProblems(root, patchesOf).map((f) => ({ ...f, rule: 'irsa-patch-unlisted', severity: 'warning' as const }));
+}
+
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0)));
+}
+
+/**
+ * The rules over documents (a tree's or synth's). `root` is where update paths resolve: the tree's folder,
+ * which need not exist (synth checks before it writes).
+ */
+export function lintDocuments(root: string, { objects, markers }: LintDocuments, context: LintContext = {}): Finding[] {
   const findings: Finding[] = [];
   const add = (file: string, line: number, rule: string, message: string) => findings.push({ file, line, rule, message });
   const ofKind = (kind: string) => objects.filter((o) => o.obj.kind === kind);
-  const nsOf = (o: TreeObject) => o.obj.metadata?.namespace ?? 'default';
-  const byNsName = <T extends TreeObject>(list: T[]) => new Map(list.map((o) => [`${nsOf(o)}/${o.obj.metadata?.name}`, o]));
+  const nsOf = (o: LintObject) => o.obj.metadata?.namespace ?? 'default';
+  const byNsName = <T extends LintObject>(list: T[]) => new Map(list.map((o) => [`${nsOf(o)}/${o.obj.metadata?.name}`, o]));
   const policies = ofKind('ImagePolicy');
   const policyIndex = byNsName([...policies].reverse()); // the first of duplicates wins, as with find()
   const automations = ofKind('ImageUpdateAutomation');
   const usedPolicies = new Set<string>();
 
   // Markers.
-  for (const [file, { text, docs }] of markedFiles) {
-    for (const mv of findMarkedValues(text, docs)) {
+  for (const mv of markers) {
+    const file = mv.file;
+    {
       const { namespace, policy, ref } = mv.marker;
       usedPolicies.add(`${namespace}/${policy}`);
       const pol = policyIndex.get(`${namespace}/${policy}`);
       if (!pol) {
         const elsewhere = policies.filter((p) => p.obj.metadata?.name === policy).map(nsOf);
-        add(file, mv.line, 'marker-unknown-policy', `marker "${ref}" names no ImagePolicy '${policy}' in namespace '${namespace}'${elsewhere.length ? ` (there is one in ${elsewhere.join(', ')}); Flux ignores it` : '; Flux ignores it'}`);
+        add(file, mv.line(), 'marker-unknown-policy', `marker "${ref}" names no ImagePolicy '${policy}' in namespace '${namespace}'${elsewhere.length ? ` (there is one in ${elsewhere.join(', ')}); Flux ignores it` : '; Flux ignores it'}`);
       }
       const inNs = automations.filter((a) => nsOf(a) === namespace);
       if (inNs.length === 0) {
-        add(file, mv.line, 'marker-no-automation', `marker "${ref}": no ImageUpdateAutomation in namespace '${namespace}', so nothing ever updates it`);
+        add(file, mv.line(), 'marker-no-automation', `marker "${ref}": no ImageUpdateAutomation in namespace '${namespace}', so nothing ever updates it`);
         continue;
       }
       const covering = inNs.filter((a) => {
@@ -208,11 +301,11 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
         return full === up || full.startsWith(up.endsWith(path.sep) ? up : up + path.sep);
       });
       if (covering.length === 0) {
-        add(file, mv.line, 'marker-outside-update-path', `marker "${ref}" is outside the update.path of every ImageUpdateAutomation in '${namespace}' (${inNs.map((a) => a.obj.spec?.update?.path ?? '/').join(', ')}), so Flux never updates it`);
+        add(file, mv.line(), 'marker-outside-update-path', `marker "${ref}" is outside the update.path of every ImageUpdateAutomation in '${namespace}' (${inNs.map((a) => a.obj.spec?.update?.path ?? '/').join(', ')}), so Flux never updates it`);
       } else if (pol) {
         const labels = pol.obj.metadata?.labels ?? {};
         const selected = covering.some((a) => Object.entries(a.obj.spec?.policySelector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
-        if (!selected) add(file, mv.line, 'marker-policy-not-selected', `marker "${ref}": ImagePolicy ${namespace}/${policy} is not selected by the policySelector of the automation covering this file`);
+        if (!selected) add(file, mv.line(), 'marker-policy-not-selected', `marker "${ref}": ImagePolicy ${namespace}/${policy} is not selected by the policySelector of the automation covering this file`);
       }
     }
   }
@@ -231,8 +324,8 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
     const ns = nsOf(p);
     const name = obj.metadata?.name;
     const spec = obj.spec ?? {};
-    const at = (...k: string[]) => lineIn(p.lineOf, p.doc, ['spec', ...k]);
-    if (!usedPolicies.has(`${ns}/${name}`)) add(file, p.line, 'policy-unused', `ImagePolicy ${ns}/${name} is used by no marker`);
+    const at = (...k: string[]) => p.lineAt(['spec', ...k]);
+    if (!usedPolicies.has(`${ns}/${name}`)) add(file, p.lineAt([]), 'policy-unused', `ImagePolicy ${ns}/${name} is used by no marker`);
     const pattern = spec.filterTags?.pattern;
     let patternOk = true;
     if (typeof pattern === 'string' && pattern !== '') {
@@ -277,7 +370,7 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
   for (const r of repositories) {
     const spec = r.obj.spec ?? {};
     const image = String(spec.image ?? '');
-    const at = (k: string) => lineIn(r.lineOf, r.doc, ['spec', k]);
+    const at = (k: string) => r.lineAt(['spec', k]);
     const host = image.split('/')[0];
     if (image.includes('://') || image.slice(host.length).includes(':') || image.includes('@')) {
       add(r.file, at('image'), 'image-url-invalid', `image '${image}' must have no scheme, tag or digest (the controller stalls with ImageURLInvalid)`);
@@ -291,27 +384,29 @@ export function lint(root: string, context: LintContext = {}): Finding[] {
     }
   }
 
-  // irsa-patch-unlisted: tagflow's image-reflector-controller patches that bootstrap's kustomization.yaml
-  // does not list, or lists without the target that keeps them from failing the build.
-  for (const f of irsaPatchProblems(root)) findings.push({ ...f, rule: 'irsa-patch-unlisted', severity: 'warning' });
-
   // release-without-signature-gate: the ImagePolicy of an app whose stack promotes it into release unsigned.
+  // The release ImagePolicies by environment and app (the first of duplicates wins, as with find()).
+  const releasePolicies = new Map<string, LintObject>();
+  for (const o of policies) {
+    const l = o.obj.metadata?.labels ?? {};
+    const key = `${l['tagflow.io/environment']}/${l['tagflow.io/app']}`;
+    if (l['tagflow.io/tier'] === 'release' && !releasePolicies.has(key)) releasePolicies.set(key, o);
+  }
   for (const env of context.stacks ?? []) {
     for (const app of env.tiers.find((t) => t.name === 'release')?.apps ?? []) {
       if (app.promotion?.signature) continue;
-      const labels = (o: TreeObject) => o.obj.metadata?.labels ?? {};
-      const p = policies.find((o) => labels(o)['tagflow.io/environment'] === env.name && labels(o)['tagflow.io/tier'] === 'release' && labels(o)['tagflow.io/app'] === app.app);
+      const p = releasePolicies.get(`${env.name}/${app.app}`);
       if (!p) continue;
       findings.push({
         file: p.file,
-        line: p.line,
+        line: p.lineAt([]),
         rule: 'release-without-signature-gate',
         severity: 'warning',
         message: `stack '${env.name}' promotes '${app.app}' into its release tier without a signature gate: any image staging ran can become a release; set promotion.gates.signature.keys (your CI's cosign public key)`,
       });
     }
   }
-  return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.rule < b.rule ? -1 : 1)));
+  return sortFindings(findings);
 }
 
 const IRSA_PATCH = /^tagflow-image-reflector-[a-z]+\.yaml$/;
@@ -320,14 +415,15 @@ const IRSA_PATCH = /^tagflow-image-reflector-[a-z]+\.yaml$/;
 const IRSA_TARGETS: Readonly<Record<string, string>> = { irsa: 'ServiceAccount', restart: 'Deployment' };
 
 /** Each `clusters/<env>/flux-system/` whose kustomization.yaml does not list tagflow's patches with their target. */
-function irsaPatchProblems(root: string): Omit<Finding, 'rule' | 'severity'>[] {
+function irsaPatchProblems(root: string, patchesOf?: (env: string) => readonly string[]): Omit<Finding, 'rule' | 'severity'>[] {
   const clusters = path.join(root, 'clusters');
   if (!fs.existsSync(clusters) || !fs.statSync(clusters).isDirectory()) return [];
   const out: Omit<Finding, 'rule' | 'severity'>[] = [];
   for (const env of fs.readdirSync(clusters).sort()) {
     const dir = path.join(clusters, env, 'flux-system');
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) continue;
-    const patches = fs.readdirSync(dir).filter((f) => IRSA_PATCH.test(f)).sort();
+    // The patches in the folder, or (synth, before writing) the ones it is about to write there.
+    const patches = (patchesOf ? [...patchesOf(env)] : fs.readdirSync(dir)).filter((f) => IRSA_PATCH.test(f)).sort();
     if (patches.length === 0) continue;
     const rel = (f: string) => `clusters/${env}/flux-system/${f}`;
     const kfile = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].find((f) => fs.existsSync(path.join(dir, f)));

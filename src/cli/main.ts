@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isUserError, UsageError } from './errors';
 import { describeSystemError, isSystemError } from '../io-errors';
@@ -13,33 +15,76 @@ export function buildProgram(out: (s: string) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError()
-    .option('--debug', 'on an error, print the stack trace too');
+    .option('--debug', 'on an error, print the stack trace too')
+    .addHelpText('after', '\nOther:\n  tagflow --version [--json]   print the version of tagflow');
   const insecureRegistry = () => new Option('--insecure-registry', 'allow an http:// registry (and http:// token realms): credentials and images travel unencrypted');
   const tokenRealm = () =>
     new Option('--registry-token-realm <origin...>', "token service origins (bearer realms) that may receive the registry credentials besides the registry's own origin");
   const configDir = new Option('--config-dir <dir>', 'folder with the Pulumi.<stack>.yaml files').default(process.cwd(), 'the current folder');
 
-  program
-    .command('synth')
-    .description('render the GitOps tree (Flux objects, HelmReleases with markers, cluster Kustomizations) of each stack')
-    .option('-s, --stack <name...>', 'stacks to render (default: every Pulumi.<stack>.yaml)')
-    .option('-o, --out <dir>', 'root of the GitOps tree to write', 'dist')
-    .option('--registry [url]', "new apps start from the image their policy selects now in each app's registry (or in this one)")
-    .option('--insecure-registry', 'allow a plain http:// --registry URL')
-    .addOption(configDir)
+  /** What synth and diff share: the stacks, the tree, the images new apps start from. */
+  const synthOptions = (cmd: Command) =>
+    cmd
+      .option('-s, --stack <name...>', 'stacks to render (default: every Pulumi.<stack>.yaml)')
+      .option('-o, --out <dir>', 'root of the GitOps tree', 'dist')
+      .option('--registry [url]', "new apps start from the image their policy selects now in each app's registry (or in this one)")
+      .addOption(insecureRegistry())
+      .addOption(configDir);
+
+  synthOptions(
+    program
+      .command('synth')
+      .description('render the GitOps tree (Flux objects, HelmReleases with markers, cluster Kustomizations) of each stack; checked in memory, written only when the check passes'),
+  )
+    .option('--check', 'write nothing; exit 1 and name the files when the tree differs from what synth writes (the CI drift gate)')
+    .option('--dry-run', 'write nothing; print the diff synth would make (as tagflow diff)')
+    .option('--json', 'print {out, written, stacks, findings} as JSON (with --check: {out, current, changes, findings})')
     .action(async (o) => {
       const { runSynth } = await import('./commands/synth');
       program.setOptionValue('exit', await runSynth(o, out));
+    });
+
+  synthOptions(program.command('diff').description('print the diff (git format) synth would make to the tree; writes nothing (exit 1 only when the check fails)'))
+    .option('--json', 'print {out, current, changes, diff, findings} as JSON')
+    .action(async (o) => {
+      const { runPreview } = await import('./commands/synth');
+      program.setOptionValue('exit', await runPreview({ ...o, mode: 'diff' }, out));
     });
 
   program
     .command('check')
     .description("lint a GitOps tree for Flux image automation's silent failures (exit 1 on findings)")
     .argument('[dir]', 'root of the GitOps tree', '.')
-    .option('--json', 'print findings as JSON')
+    .option('-t, --tier <tier...>', "only findings in these tiers' files")
+    .option('-a, --app <app...>', "only findings in these apps' files")
+    .option('--json', 'print the findings as a JSON array')
     .action(async (dir, o) => {
       const { runCheck } = await import('./commands/check');
-      program.setOptionValue('exit', runCheck({ dir, json: o.json }, out));
+      program.setOptionValue('exit', runCheck({ dir, json: o.json, tier: o.tier, app: o.app }, out));
+    });
+
+  program
+    .command('init')
+    .description('write a stack file (Pulumi.<stack>.yaml) for a new environment from flags, asking for what is missing in a terminal')
+    .option('-s, --stack <name>', 'the stack (file Pulumi.<stack>.yaml; default: the environment name)')
+    .option('--name <name>', 'environment name (DNS-1123 label)')
+    .option('--account-id <id>', 'AWS account id (12 digits)')
+    .option('--region <region>', 'AWS region, e.g. eu-west-1')
+    .option('--cluster <name>', 'EKS cluster name')
+    .option('--oidc-issuer-url <url>', "the cluster's OIDC issuer URL (IRSA)")
+    .option('--webhook-url <url>', "where Flux's webhook receiver is exposed (omit: tiers poll)")
+    .option('--gitops-url <url>', 'the GitOps repository (https:// or ssh://)')
+    .option('--git-auth <kind>', 'git credentials: github-app, basic-auth or ssh-key')
+    .option('--github-app-id <id>', 'GitHub App id (with --git-auth github-app)')
+    .option('--github-owner <owner>', 'GitHub App installation owner (with --git-auth github-app)')
+    .option('--registry <kind>', 'ecr, or a registry host[:port] (generic OCI registry)')
+    .option('--tiers <tier...>', 'tiers to run (dev, staging, release)')
+    .option('--app <name...>', 'the first apps')
+    .option('--json', 'print {stackFile, stack, environment} as JSON')
+    .addOption(configDir)
+    .action(async (o) => {
+      const { runInit } = await import('./commands/init');
+      program.setOptionValue('exit', await runInit(o, out));
     });
 
   program
@@ -51,6 +96,7 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--version <x.y.z>', 'release version (release)')
     .option('-s, --stack <name>', "apply this stack's overrides of the tier")
     .option('--app <name>', "apply this app's overrides in the tier")
+    .option('--json', 'print {tag} as JSON')
     .addOption(configDir)
     .action(async (o) => {
       const { runTag } = await import('./commands/tag');
@@ -131,6 +177,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('latency')
     .description('push → commit → running per tier, typical and worst case, with and without the webhook path')
     .requiredOption('-s, --stack <name>', 'the stack')
+    .option('-t, --tier <tier...>', 'only these tiers')
+    .option('-a, --app <app...>', 'only the tiers that run these apps, with their repositories')
     .option('--json', 'print the figures and the assumptions as JSON')
     .addOption(configDir)
     .action(async (o) => {
@@ -143,6 +191,7 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('image policy tools')
     .command('eval')
     .description('select the tag Flux would pick: JSON {tags, exclusionList?, filterTags?, policy} on stdin')
+    .option('--json', 'the output is JSON always (accepted for uniformity)')
     .action(async () => {
       const { runPolicyEval } = await import('./commands/policy-eval');
       program.setOptionValue('exit', runPolicyEval(await readStdin(), out));
@@ -153,12 +202,19 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('print (or write) the JSON Schema of tagflow:environment for editor completion')
     .option('-o, --out <file>', 'write to this file instead of stdout')
     .option('--stack-file', 'the schema of a whole Pulumi.<stack>.yaml (for yaml-language-server)')
+    .option('--cli-output', 'the schema of every command\'s --json output')
+    .option('--json', 'the output is JSON always (accepted for uniformity)')
     .action(async (o) => {
       const { runSchema } = await import('./commands/schema');
       program.setOptionValue('exit', runSchema(o, out));
     });
 
   return program;
+}
+
+/** The version in tagflow's package.json (lib/cli → the package root). */
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 async function readStdin(): Promise<string> {
@@ -174,6 +230,13 @@ async function readStdin(): Promise<string> {
 
 /** Runs the CLI; returns the exit code. Expected errors print one clear message, never a stack trace. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+  // `--version` as the first argument: not a commander option, because `tag` and `promote` have their own
+  // `--version <x.y.z>` and commander would take it for the program's anywhere on the line.
+  if (argv[2] === '--version' || argv[2] === '-V') {
+    const version = packageVersion();
+    out(argv.includes('--json') ? JSON.stringify({ version }, null, 2) : version);
+    return 0;
+  }
   const program = buildProgram(out);
   const debug = () => program.getOptionValue('debug') === true || argv.includes('--debug');
   const stack = (e: unknown) => (debug() && e instanceof Error && e.stack ? `${e.stack}\n${e.cause instanceof Error && e.cause.stack ? `cause: ${e.cause.stack}\n` : ''}` : '');

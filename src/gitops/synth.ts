@@ -4,12 +4,15 @@ import { EnvironmentGitOps } from '../flux/environment-gitops';
 import { loadStack, listStacks } from '../model/load';
 import type { ResolvedEnvironment } from '../model/tiers';
 import { markerValues } from '../engines/markers/marker';
-import { apiObjectsOf, manifestFilesOf, renderManifestFile } from './render';
+import { apiObjectsOf, manifestFilesOf, renderManifestFile, type RenderedDocument } from './render';
 import type { ManifestFile } from '../flux/manifest-file';
 import { markersOf } from '../flux/markers';
-import { readIndex, withTree, type TreeWriteResult } from './tree-writer';
-import { readTreeFile } from './tree-paths';
-import type { Recovery } from './tree-journal';
+import { planOutputs, readIndex, withTree, type TreePlan, type TreeWriteResult } from './tree-writer';
+import { INDEX_DIR, inspect, readTreeFile, withFolderCache } from './tree-paths';
+import { TXN_DIR, type Recovery } from './tree-journal';
+import { irsaFindings, lintDocuments, renderedLintDocuments, sortFindings, type Finding, type LintDocuments } from '../check/lint';
+import { LocalIoError } from '../io-errors';
+import * as fs from 'node:fs';
 import { ConfigError } from '../model/errors';
 import { bundledChartFiles } from './bundled-chart';
 import { withInitialRefs, type InitialRefs } from './initial-tags';
@@ -22,6 +25,8 @@ export interface StackOutput {
   readonly environment: ResolvedEnvironment;
   /** Path in the GitOps tree → content. */
   readonly files: ReadonlyMap<string, string | Buffer>;
+  /** What the check reads of the rendered files (objects and markers as built, lines on demand). */
+  readonly documents: LintDocuments;
 }
 
 
@@ -40,7 +45,7 @@ function preservedMarkerReader(outDir: string | undefined, stack: string): (file
 }
 
 /** Builds the cdk8s constructs of one environment and renders every file of its GitOps tree. */
-export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: string, outDir?: string): StackOutput {
+export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: string, outDir?: string, onFile?: (done: number, total: number) => void): StackOutput {
   const source = `Pulumi.${stack}.yaml`;
   validateBundledChartValues(environment, source);
   // The App is only the construct root: tagflow renders its charts itself and never calls app.synth().
@@ -48,10 +53,21 @@ export function synthesizeEnvironment(environment: ResolvedEnvironment, stack: s
   const root = new EnvironmentGitOps(app, stack, { environment });
   const files = new Map<string, string | Buffer>();
   const preserved = preservedMarkerReader(outDir, stack);
-  for (const f of manifestFilesOf(root)) files.set(f.path, renderManifestFile(f, source, preserved(f)));
+  const objects: LintDocuments['objects'][number][] = [];
+  const markers: LintDocuments['markers'][number][] = [];
+  const manifestFiles = manifestFilesOf(root);
+  for (const [i, f] of manifestFiles.entries()) {
+    onFile?.(i, manifestFiles.length);
+    const rendered: RenderedDocument[] = [];
+    const text = renderManifestFile(f, source, preserved(f), rendered);
+    files.set(f.path, text);
+    const lintDocs = renderedLintDocuments(f.path, () => text, rendered);
+    objects.push(...lintDocs.objects);
+    markers.push(...lintDocs.markers);
+  }
   if (root.usesBundledChart) for (const [p, content] of bundledChartFiles()) files.set(p, content);
   if (root.hasReviewedTier && opensPullRequestsOnGitHub(environment)) files.set(RELEASE_PR_WORKFLOW_PATH, releasePullRequestWorkflow());
-  return { stack, environment, files };
+  return { stack, environment, files, documents: { objects, markers } };
 }
 
 /** GitHub repositories get the release pull request workflow (a GitHub App, or a github.com URL). */
@@ -69,21 +85,27 @@ export interface SynthOptions {
   readonly stacks?: readonly string[];
   /** Images new HelmReleases start from, by stack (see `resolveInitialRefs`); default: none (or initialTag). */
   readonly initialRefs?: ReadonlyMap<string, InitialRefs>;
+  /** Told what synth is doing (for a progress line). */
+  readonly progress?: (step: string) => void;
 }
 
 export interface SynthResult {
   readonly outputs: readonly StackOutput[];
-  readonly results: ReadonlyMap<string, TreeWriteResult>;
+  /** The check of the rendered documents: any error (not a warning) means nothing was written. */
+  readonly findings: readonly Finding[];
+  /** Per stack what was written, unchanged, pruned; undefined when the check failed (nothing written). */
+  readonly results?: ReadonlyMap<string, TreeWriteResult>;
   /** What was done to an earlier run found unfinished in the tree (killed, power cut). */
   readonly recovered: Recovery;
 }
 
-/**
- * Renders the stacks and writes them. Every stack is loaded and validated before the tree is opened, then,
- * under the tree's lock and after any unfinished earlier run is completed, rendered (keeping the marker
- * values in the tree) and written as one transaction: bad input changes nothing on disk.
- */
-export function synth(opts: SynthOptions): SynthResult {
+interface LoadedStack {
+  readonly stack: string;
+  readonly environment: ResolvedEnvironment;
+}
+
+/** Every stack loaded and validated (an environment name used twice is refused) before the tree is opened. */
+function loadStacks(opts: SynthOptions): LoadedStack[] {
   const stacks = opts.stacks?.length ? [...opts.stacks] : listStacks(opts.configDir);
   if (stacks.length === 0) {
     throw new ConfigError(path.join(opts.configDir, 'Pulumi.<stack>.yaml'), [{ path: [], message: 'no stack files found' }]);
@@ -99,9 +121,83 @@ export function synth(opts: SynthOptions): SynthResult {
     }
     envNames.set(environment.name, stack);
   }
+  return environments;
+}
+
+function render(environments: readonly LoadedStack[], root: string, progress?: (step: string) => void): StackOutput[] {
+  return environments.map(({ stack, environment }) => {
+    progress?.(`building ${stack}`);
+    return synthesizeEnvironment(environment, stack, root, progress && ((i, n) => progress(`rendering ${stack}: ${i}/${n} files`)));
+  });
+}
+
+/**
+ * The check synth runs on what it renders, in memory, before anything is written: every rule of
+ * `tagflow check` over the rendered documents (with the stacks as context), and the IRSA patch rule
+ * against bootstrap's kustomization.yaml in the tree.
+ */
+export function checkOutputs(root: string, outputs: readonly StackOutput[]): Finding[] {
+  const documents: LintDocuments = { objects: outputs.flatMap((o) => o.documents.objects), markers: outputs.flatMap((o) => o.documents.markers) };
+  const patches = (env: string) => {
+    const prefix = `clusters/${env}/flux-system/`;
+    return outputs.flatMap((o) => [...o.files.keys()]).filter((p) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map((p) => p.slice(prefix.length));
+  };
+  return sortFindings([...lintDocuments(root, documents, { stacks: outputs.map((o) => o.environment) }), ...irsaFindings(root, patches)]);
+}
+
+export const hasErrors = (findings: readonly Finding[]) => findings.some((f) => f.severity !== 'warning');
+
+/**
+ * Renders the stacks, checks what they render, and writes them only when the check passes. Every stack is
+ * loaded and validated before the tree is opened, then, under the tree's lock and after any unfinished
+ * earlier run is completed, rendered (keeping the marker values in the tree), checked, and written as one
+ * transaction: bad input or a failing check changes nothing on disk.
+ */
+export function synth(opts: SynthOptions): SynthResult {
+  opts.progress?.('loading stacks');
+  const environments = loadStacks(opts);
   return withTree(opts.outDir, (tree) => {
-    const outputs = environments.map(({ stack, environment }) => synthesizeEnvironment(environment, stack, tree.root));
+    const outputs = render(environments, tree.root, opts.progress);
+    opts.progress?.('checking');
+    const findings = checkOutputs(tree.root, outputs);
+    if (hasErrors(findings)) return { outputs, findings, recovered: tree.recovered };
+    opts.progress?.('writing');
     const results = tree.write(outputs.map((o) => ({ owner: o.stack, files: o.files })));
-    return { outputs, results, recovered: tree.recovered };
+    return { outputs, findings, results, recovered: tree.recovered };
+  });
+}
+
+export interface SynthPreview {
+  readonly outputs: readonly StackOutput[];
+  readonly findings: readonly Finding[];
+  /** What synth would change in the tree. */
+  readonly plan: TreePlan;
+  /** An earlier run left `.tagflow/txn/` behind: the next synth finishes it first, this preview does not. */
+  readonly interrupted: boolean;
+}
+
+/**
+ * What `synth` would do to the tree, without writing anything (no lock, no journal, no folder created):
+ * the same rendering (Flux's marker values in the tree kept), the same check, the same plan of writes and
+ * prunes. For `tagflow diff` and `tagflow synth --check`.
+ */
+export function previewSynth(opts: SynthOptions): SynthPreview {
+  opts.progress?.('loading stacks');
+  const environments = loadStacks(opts);
+  const exists = fs.existsSync(opts.outDir);
+  const root = exists ? fs.realpathSync(opts.outDir) : path.resolve(opts.outDir);
+  if (exists) {
+    if (!fs.statSync(root).isDirectory()) throw new LocalIoError(`cannot open the tree ${opts.outDir}: a file stands where a folder must be (ENOTDIR)`);
+    const kind = inspect(root, INDEX_DIR);
+    if (kind !== 'missing' && kind !== 'dir') throw new LocalIoError(`${path.join(root, INDEX_DIR)} must be a folder (tagflow keeps its indexes there)`);
+  }
+  const interrupted = exists && inspect(root, INDEX_DIR) === 'dir' && inspect(root, TXN_DIR) !== 'missing';
+  return withFolderCache(() => {
+    const outputs = render(environments, root, opts.progress);
+    opts.progress?.('checking');
+    const findings = checkOutputs(root, outputs);
+    opts.progress?.('comparing with the tree');
+    const plan = planOutputs(root, outputs.map((o) => ({ owner: o.stack, files: o.files })));
+    return { outputs, findings, plan, interrupted };
   });
 }

@@ -1,9 +1,10 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { z } from 'zod';
 import { isSystemError, LocalIoError } from '../io-errors';
-import { ensureParents, fsyncPath, INDEX_DIR, inspect, inspectFile, ioError, relativePathError, removeEmptyParents, writeDurable } from './tree-paths';
+import { ensureParents, forgetFolders, fsyncPath, INDEX_DIR, inspect, inspectFile, ioError, relativePathError, removeEmptyParents, writeDurable } from './tree-paths';
 
 /**
  * A write-ahead journal makes a synth atomic as a whole, not only file by file:
@@ -73,21 +74,30 @@ export function runTransaction(root: string, writes: readonly PlannedWrite[], de
   try {
     fs.mkdirSync(txn);
     let n = 0;
+    const stagedFiles: string[] = [];
     for (const w of writes) {
       stepDelay();
       const staged = `s${n++}`;
       try {
-        writeDurable(txnPath(root, staged), w.content);
+        fs.writeFileSync(txnPath(root, staged), w.content, { flag: 'wx' });
       } catch (e) {
         throw ioError(e, 'stage', path.join(root, w.path), 'the tree is unchanged');
       }
+      stagedFiles.push(txnPath(root, staged));
       for (const d of ensureMissingListed(root, w.path, dirs)) dirs.push(d);
       ops.push({ op: 'write', path: w.path, staged, sha256: sha256(w.content), ...(w.replaces ? { backup: `b${n++}` } : {}) });
     }
     for (const d of deletes) ops.push({ op: 'delete', path: d.path, sha256: d.sha256, backup: `b${n++}` });
     stepDelay();
+    // Every staged file on disk before the journal (the commit point) names it.
+    try {
+      flushStaged(txn, stagedFiles);
+    } catch (e) {
+      throw ioError(e, 'flush the staged files in', txn, 'the tree is unchanged');
+    }
     writeJournal(root, { version: 1, state: 'apply', dirs, ops });
   } catch (e) {
+    forgetFolders();
     fs.rmSync(txn, { recursive: true, force: true });
     throw ioError(e, 'stage the new files in', txn, 'the tree is unchanged');
   }
@@ -104,6 +114,27 @@ export function runTransaction(root: string, writes: readonly PlannedWrite[], de
     const target = isSystemError(e) ? (e.dest ?? e.path ?? root) : root;
     throw ioError(e, 'write', target.includes(TXN_DIR) ? root : target, 'nothing was changed (the tree was rolled back)');
   }
+}
+
+const SYNC_BINARIES = ['/usr/bin/sync', '/bin/sync'];
+
+/**
+ * Makes the staged files durable before the journal is written. Was one fsync per file while staging
+ * (1,000 apps: 6,000 fsyncs, 2 s of a 9 s synth on ext4); now the files are written first and flushed
+ * together with one syncfs(2) of the tree's file system (`sync -f`, coreutils), which returns when every
+ * dirty page and inode of that file system is on disk, errors included (Linux >= 5.8). Where that is
+ * not available or fails, each file is fsync'd in one pass, as before. Then the staging folder itself.
+ * Test hook: TAGFLOW_FSYNC=each forces the per-file pass.
+ */
+export function flushStaged(txnDir: string, files: readonly string[]): 'syncfs' | 'fsync' {
+  let how: 'syncfs' | 'fsync' = 'fsync';
+  if (files.length > 1 && process.env.TAGFLOW_FSYNC !== 'each' && process.platform === 'linux') {
+    const bin = SYNC_BINARIES.find((b) => fs.existsSync(b));
+    if (bin && spawnSync(bin, ['-f', txnDir], { stdio: 'ignore' }).status === 0) how = 'syncfs';
+  }
+  if (how === 'fsync') for (const f of files) fsyncPath(f);
+  fsyncPath(txnDir);
+  return how;
 }
 
 /** Parent folders of `rel` that are missing and not yet listed. */
@@ -176,6 +207,7 @@ export function applyBackward(root: string, journal: Journal): void {
   }
   for (const d of [...journal.dirs].reverse()) {
     try {
+      forgetFolders();
       if (inspect(root, d) === 'dir') fs.rmdirSync(path.join(root, d));
     } catch (e) {
       if (!(isSystemError(e) && (e.code === 'ENOTEMPTY' || e.code === 'EEXIST' || e.code === 'ENOENT'))) throw e;
@@ -186,6 +218,7 @@ export function applyBackward(root: string, journal: Journal): void {
 
 /** Removes the journal first (the transaction is over), then the staging folder. */
 function finish(root: string): void {
+  forgetFolders();
   fs.rmSync(path.join(root, JOURNAL), { force: true });
   fsyncPath(path.join(root, TXN_DIR));
   fs.rmSync(path.join(root, TXN_DIR), { recursive: true, force: true });
@@ -207,6 +240,7 @@ export function recoverTransaction(root: string): Recovery {
   if (kind !== 'dir') throw new LocalIoError(`${txn} is not a folder: remove it (tagflow keeps its unfinished runs there)`);
   const journalFile = path.join(root, JOURNAL);
   if (inspect(root, JOURNAL) === 'missing') {
+    forgetFolders();
     fs.rmSync(txn, { recursive: true, force: true });
     fsyncPath(path.join(root, INDEX_DIR));
     return 'discarded';

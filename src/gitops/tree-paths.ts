@@ -32,6 +32,28 @@ export function relativePathError(rel: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Folders already proved real (no link, no file) during one pass over a locked tree: a path of 5 segments
+ * costs one lstat instead of 5 (1,000 apps: 0.4 s of lstat before). Active only inside `withFolderCache`,
+ * and cleared whenever tagflow removes a folder.
+ */
+let folderCache: Set<string> | undefined;
+
+export function withFolderCache<T>(f: () => T): T {
+  if (folderCache) return f();
+  folderCache = new Set();
+  try {
+    return f();
+  } finally {
+    folderCache = undefined;
+  }
+}
+
+/** tagflow removed a folder: forget what was proved about folders. */
+export function forgetFolders(): void {
+  folderCache?.clear();
+}
+
 /** What stands at a path below the root, found without following any link. */
 export type EntryKind = 'missing' | 'file' | 'dir';
 
@@ -54,6 +76,7 @@ export function inspect(root: string, rel: string): EntryKind {
   let cur = root;
   for (let i = 0; i < segs.length; i++) {
     cur = path.join(cur, segs[i]!);
+    if (i < segs.length - 1 && folderCache?.has(cur)) continue;
     const st = lstat(cur);
     if (!st) return 'missing';
     if (st.isSymbolicLink()) {
@@ -61,6 +84,7 @@ export function inspect(root: string, rel: string): EntryKind {
     }
     if (i < segs.length - 1) {
       if (!st.isDirectory()) throw new LocalIoError(`cannot use ${cur} as a folder (on the way to ${path.join(root, rel)}): a file stands where a folder must be (ENOTDIR)`);
+      folderCache?.add(cur);
     } else if (st.isDirectory()) return 'dir';
     else if (st.isFile()) return 'file';
     else throw new LocalIoError(`refusing to touch ${cur}: it is neither a regular file nor a folder`);
@@ -112,6 +136,7 @@ export function removeEmptyParents(root: string, rel: string): void {
     const dir = segs.slice(0, i).join('/');
     if (inspect(root, dir) !== 'dir') return;
     try {
+      forgetFolders();
       fs.rmdirSync(path.join(root, dir));
     } catch (e) {
       if (isSystemError(e) && (e.code === 'ENOTEMPTY' || e.code === 'EEXIST' || e.code === 'ENOENT')) return;

@@ -5,7 +5,7 @@ import { LIMITS } from '../limits';
 import { isSystemError, LocalIoError } from '../io-errors';
 import { acquireTreeLock } from './tree-lock';
 import { recoverTransaction, runTransaction, sha256, TXN_DIR, type PlannedDelete, type PlannedWrite, type Recovery } from './tree-journal';
-import { fsyncPath, INDEX_DIR, inspect, inspectFile, readTreeFile, relativePathError, TreeWriteError } from './tree-paths';
+import { fsyncPath, INDEX_DIR, inspect, withFolderCache, inspectFile, readTreeFile, relativePathError, TreeWriteError } from './tree-paths';
 
 export { INDEX_DIR, TreeWriteError } from './tree-paths';
 
@@ -172,14 +172,16 @@ export function withTree<T>(outDir: string, f: (session: TreeSession) => T): T {
   const release = acquireTreeLock(root);
   let wrote = false;
   try {
-    const recovered = recoverTransaction(root);
-    return f({
-      root,
-      recovered,
-      write: (outputs) => {
-        wrote = true;
-        return writeOutputs(root, outputs);
-      },
+    return withFolderCache(() => {
+      const recovered = recoverTransaction(root);
+      return f({
+        root,
+        recovered,
+        write: (outputs) => {
+          wrote = true;
+          return writeOutputs(root, outputs);
+        },
+      });
     });
   } finally {
     release();
@@ -191,7 +193,28 @@ export function withTree<T>(outDir: string, f: (session: TreeSession) => T): T {
   }
 }
 
-function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string, TreeWriteResult> {
+/** One file a run changes: its bytes before (none: new) and after (none: pruned). */
+export interface TreeChange {
+  readonly path: string;
+  readonly before?: Buffer;
+  readonly after?: Buffer;
+}
+
+/** What writing `outputs` into the tree would do, worked out without changing anything. */
+export interface TreePlan {
+  readonly writes: readonly PlannedWrite[];
+  readonly deletes: readonly PlannedDelete[];
+  readonly results: Map<string, TreeWriteResult>;
+  /** Every file that changes (indexes in `.tagflow/` included), sorted by path. */
+  readonly changes: readonly TreeChange[];
+}
+
+/**
+ * Plans writing the outputs of several owners into the tree at `root` (which need not exist): what is
+ * written, unchanged and pruned, with the bytes before and after. Reads only; throws as a write would
+ * (a path outside the tree, a file tagflow did not write, two owners disagreeing on a file's content).
+ */
+export function planOutputs(root: string, outputs: readonly TreeOutput[]): TreePlan {
   for (const o of outputs) if (!OWNER.test(o.owner)) throw new TreeWriteError(`owner '${o.owner}' must be a stack name`);
   const owned = ownedPaths(root);
   // One content per path: two stacks may share a file (the bundled chart) only with the same bytes.
@@ -206,12 +229,14 @@ function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string,
     }
   }
   const writes: PlannedWrite[] = [];
+  const before = new Map<string, Buffer>();
   const results = new Map<string, { written: string[]; unchanged: string[]; pruned: string[] }>();
   const state = new Map<string, 'written' | 'unchanged'>();
   for (const p of [...merged.keys()].sort()) {
     const now = readTreeFile(root, p);
     if (now && now.equals(merged.get(p)!)) state.set(p, 'unchanged');
     else {
+      if (now) before.set(p, now);
       state.set(p, 'written');
       writes.push({ path: p, content: merged.get(p)!, replaces: now !== undefined });
     }
@@ -229,6 +254,7 @@ function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string,
       const bytes = readTreeFile(root, e.path);
       if (!bytes) continue;
       deletes.push({ path: e.path, sha256: sha256(bytes) });
+      before.set(e.path, bytes);
       list.push(e.path);
     }
     pruned.set(o.owner, list);
@@ -238,7 +264,10 @@ function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string,
     const index: TreeIndex = { version: 2, owner: o.owner, files: sorted.map((p) => ({ path: p })) };
     const text = Buffer.from(JSON.stringify(index, null, 2) + '\n');
     const now = readTreeFile(root, indexRel(o.owner));
-    if (!now || !now.equals(text)) writes.push({ path: indexRel(o.owner), content: text, replaces: now !== undefined });
+    if (!now || !now.equals(text)) {
+      writes.push({ path: indexRel(o.owner), content: text, replaces: now !== undefined });
+      if (now) before.set(indexRel(o.owner), now);
+    }
     results.set(o.owner, {
       written: sorted.filter((p) => state.get(p) === 'written'),
       unchanged: sorted.filter((p) => state.get(p) === 'unchanged'),
@@ -247,6 +276,13 @@ function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string,
   }
   // The index goes last, after the files it lists.
   writes.sort((a, b) => Number(a.path.startsWith(`${INDEX_DIR}/`)) - Number(b.path.startsWith(`${INDEX_DIR}/`)));
+  const changes: TreeChange[] = [...writes.map((w) => ({ path: w.path, before: before.get(w.path), after: w.content })), ...deletes.map((d) => ({ path: d.path, before: before.get(d.path) }))];
+  changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  return { writes, deletes, results, changes };
+}
+
+function writeOutputs(root: string, outputs: readonly TreeOutput[]): Map<string, TreeWriteResult> {
+  const { writes, deletes, results } = planOutputs(root, outputs);
   if (writes.length || deletes.length) runTransaction(root, writes, deletes);
   fsyncPath(root);
   return results;

@@ -47,7 +47,9 @@ export interface SimulationResult {
  * Runs image-reflector-controller's selection and image-automation-controller's setters, as the
  * environment's Flux objects configure them, on a copy of the tree in memory: nothing is written.
  */
-export async function simulate(environment: ResolvedEnvironment, tree: ReadonlyMap<string, string>, source: TagSource): Promise<SimulationResult> {
+export async function simulate(environment: ResolvedEnvironment, tree: ReadonlyMap<string, string>, source: TagSource, onApp?: (what: string) => void): Promise<SimulationResult> {
+  const total = environment.tiers.reduce((n, t) => n + t.apps.length, 0);
+  let done = 0;
   const selections: SimulatedSelection[] = [];
   const files = new Map<string, readonly [string, string]>();
   const changes: SetterChange[] = [];
@@ -55,6 +57,7 @@ export async function simulate(environment: ResolvedEnvironment, tree: ReadonlyM
   for (const tier of environment.tiers) {
     const policies = new Map<string, LatestRef>();
     for (const app of tier.apps) {
+      onApp?.(`listing tags: ${tier.name}/${app.app} (${++done}/${total})`);
       const sel = await selectTag(app, source);
       selections.push(sel);
       if (sel.latest && !sel.error) policies.set(app.policyName, { name: app.image, tag: sel.latest, digest: sel.digest });

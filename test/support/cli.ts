@@ -13,3 +13,11 @@ export function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
     });
   });
 }
+
+/** stderr without the check's warning lines (`file:line: warning: rule: ...`), which synth prints and never fails on. */
+export function withoutWarnings(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !/^[^\s:]+:\d+: warning: [a-z-]+: /.test(l))
+    .join('\n');
+}

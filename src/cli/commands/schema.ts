@@ -33,8 +33,14 @@ export function stackFileJsonSchema(): Record<string, unknown> {
   };
 }
 
-export function runSchema(opts: { out?: string; stackFile?: boolean }, log: (s: string) => void): number {
-  const text = JSON.stringify(opts.stackFile ? stackFileJsonSchema() : environmentJsonSchema(), null, 2) + '\n';
+/** The JSON Schema of every command's --json output (schema/cli-output.schema.json, shipped with the package). */
+export function cliOutputJsonSchema(): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'schema', 'cli-output.schema.json'), 'utf8')) as Record<string, unknown>;
+}
+
+export function runSchema(opts: { out?: string; stackFile?: boolean; cliOutput?: boolean; json?: boolean }, log: (s: string) => void): number {
+  const schema = opts.cliOutput ? cliOutputJsonSchema() : opts.stackFile ? stackFileJsonSchema() : environmentJsonSchema();
+  const text = JSON.stringify(schema, null, 2) + '\n';
   if (!opts.out) {
     log(text.trimEnd());
     return 0;
@@ -43,5 +49,6 @@ export function runSchema(opts: { out?: string; stackFile?: boolean }, log: (s: 
   const tmp = `${opts.out}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, opts.out);
+  if (opts.json) log(JSON.stringify({ written: opts.out }, null, 2));
   return 0;
 }

@@ -4,6 +4,7 @@ import { formatSelections, simulate, unifiedDiff } from '../../simulate/simulate
 import { registrySource, tagsFileSource } from '../../simulate/tag-sources';
 import { UsageError } from '../errors';
 import { filterEnvironment } from '../filters';
+import { progress } from '../progress';
 
 export interface SimulateCommandOptions {
   readonly stack: string;
@@ -34,7 +35,13 @@ export async function runSimulate(opts: SimulateCommandOptions, log: (s: string)
   for (const [rel, content] of synthesized.files) if (typeof content === 'string') tree.set(rel, content);
   // The tags file may list every repository of the stack, not only the filtered ones.
   const source = opts.tags ? tagsFileSource(opts.tags, full) : registrySource(opts.registry, { insecure: opts.insecureRegistry, allowedRealms: opts.registryTokenRealm });
-  const result = await simulate(environment, tree, source);
+  const bar = progress();
+  let result: Awaited<ReturnType<typeof simulate>>;
+  try {
+    result = await simulate(environment, tree, source, bar.step);
+  } finally {
+    bar.done();
+  }
   const diff = unifiedDiff(result.files);
   if (opts.json) {
     log(JSON.stringify({ selections: result.selections, diff }, null, 2));

@@ -13,6 +13,7 @@ export interface TagCommandOptions {
   readonly stack?: string;
   readonly app?: string;
   readonly configDir: string;
+  readonly json?: boolean;
 }
 
 /**
@@ -46,6 +47,6 @@ export function runTag(opts: TagCommandOptions, log: (s: string) => void): numbe
     throw new UsageError(`tag '${tag}' is not matched by the tier's filterTags.pattern '${pattern}'`);
   }
   if (tag.length > 128) throw new UsageError(`tag '${tag}' is longer than the 128 characters a registry accepts`);
-  log(tag);
+  log(opts.json ? JSON.stringify({ tag }, null, 2) : tag);
   return 0;
 }

@@ -117,6 +117,54 @@ function markedValuesOf(text: string, parsed?: readonly ParsedDocument[]): Marke
   return out;
 }
 
+/**
+ * A line `tagflow check` can read without a YAML parser: blank, a comment, a document separator, or a
+ * one-line `key: value` / `- value` / `- key: value` whose value is a plain scalar (no indicator first,
+ * no `: ` or `#` inside), a quoted string closed on the line, or nothing (a nested block follows). A bare
+ * scalar line (the continuation of a multi-line scalar) is not simple.
+ */
+const PLAIN = String.raw`[^\s\-?:,\[\]{}#&*!|>'"%@\`](?:[^\s:#]|:(?=\S)| +(?=[^\s#]))*`;
+const QUOTED = String.raw`"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'`;
+const SIMPLE_LINE = new RegExp(
+  String.raw`^ *(?:(?:- +)*[A-Za-z0-9_.\/-]+:(?: +(?:${PLAIN}|${QUOTED}|\{\}|\[\]))?|(?:- +)+(?:${PLAIN}|${QUOTED})?)(?: +#.*)?$`,
+);
+
+/**
+ * The markers of a file and their lines without parsing it, when every line is simple (SIMPLE_LINE) and
+ * every marker sits on a one-line `key: value` (the shape tagflow and Flux write); undefined otherwise, and
+ * the caller parses. `tagflow check` reads HelmRelease files this way (half of a tree's bytes): on such a
+ * file it finds what the parse finds (test/setters-fixtures.test.ts compares them on rendered and mutated
+ * files). One difference, by design: a file of simple lines whose indentation does not nest is not parsed,
+ * so its markers count although the YAML is broken (the parse skips such a document).
+ */
+export function markersByLine(text: string): { marker: ImagePolicyMarker; line: number }[] | undefined {
+  const out: { marker: ImagePolicyMarker; line: number }[] = [];
+  if (text.includes('\t')) return undefined;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const trimmed = line.trimStart();
+    if (trimmed === '' || trimmed === '---' || trimmed === '...') continue;
+    if (trimmed.startsWith('#')) {
+      // A marker in a comment line of its own (above a sequence item) is Flux's other placement: parse.
+      if (trimmed.includes('"$imagepolicy"') && parseMarkerComment(trimmed)) return undefined;
+      continue;
+    }
+    if (!SIMPLE_LINE.test(line)) return undefined;
+    if (!line.includes('"$imagepolicy"')) continue;
+    const match = SIMPLE_MARKED_LINE.exec(line);
+    const marker = match ? parseMarkerComment(match[2]!) : undefined;
+    if (!marker) {
+      // A comment that mentions markers but is not one: nothing (as the parse); anything else: parse.
+      if (match || !/ #/.test(line)) return undefined;
+      continue;
+    }
+    out.push({ marker, line: i + 1 });
+  }
+  return out;
+}
+
 /** What `parseAllDocuments` returns for one document (callers that already parsed a file pass these). */
 export type ParsedDocument = ReturnType<typeof parseAllDocuments>[number];
 
