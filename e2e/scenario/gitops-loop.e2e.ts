@@ -180,6 +180,8 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
       await waitAllFluxReady(loop.cluster.kube, loop.env.tiers.map((t) => t.namespace), { GitRepository: 3, ImageRepository: 6, ImagePolicy: 6, ImageUpdateAutomation: 3, Receiver: 3, HelmRelease: 6 }, 2 * MINUTE);
       await loop.gitops.pull();
       await tagflowOk(['check', loop.gitops.dir]);
+      // The CI drift gate accepts what Flux committed: the checkout is what synth writes.
+      await tagflowOk(['synth', '--stack', STACK, '--config-dir', loop.configDir, '--out', loop.gitops.dir, '--check']);
       // Re-running synth on the tree Flux updated changes nothing Flux wrote (nothing at all).
       await loop.synth();
       expect((await git(loop.gitops.dir, ['status', '--porcelain'])).stdout).toBe('');
@@ -288,8 +290,17 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
       await pollUntil('the ConfigMap with the file', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 10\n' ? true : undefined));
       const first = await pollUntil('the checksum annotation', MINUTE, checksum);
       await waitDeploymentRunning(loop.cluster.kube, dev.namespace, 'api', running, 2 * MINUTE);
-      // Change the file only: synth, commit, and the pods roll to the new content.
+      // Change the file only: the preview shows it as the changed line in each tier's release of api, the
+      // drift gate names those files, nothing is written; then synth, commit, and the pods roll.
       fs.writeFileSync(file, 'greeting: hello\nlimit: 20\n');
+      await loop.gitops.pull();
+      const diff = await tagflowOk(['diff', '--stack', STACK, '--config-dir', loop.configDir, '--out', loop.gitops.dir]);
+      const changed = [...diff.stdout.matchAll(/^diff --git a\/(\S+) /gm)].map((m) => m[1]);
+      expect(changed).toEqual(loop.env.tiers.map((t) => `environments/${loop.env.model.name}/${t.name}/releases/api.yaml`).sort());
+      expect(diff.stdout.split('\n').filter((l) => /^[-+] /.test(l)).map((l) => l.replace(/\s+/g, ' '))).toEqual(loop.env.tiers.flatMap(() => ['- limit: 10', '+ limit: 20']));
+      const gate = await tagflowOk(['synth', '--stack', STACK, '--config-dir', loop.configDir, '--out', loop.gitops.dir, '--check'], 1);
+      for (const f of changed) expect(gate.stdout + gate.stderr).toContain(f!);
+      expect((await git(loop.gitops.dir, ['status', '--porcelain'])).stdout).toBe('');
       await loop.commitAndApply('tagflow: raise the limit');
       await pollUntil('the ConfigMap with the new content', 3 * MINUTE, async () => ((await configMap()) === 'greeting: hello\nlimit: 20\n' ? true : undefined));
       const second = await pollUntil('a new checksum', MINUTE, async () => {
