@@ -114,6 +114,11 @@ const cases: [string, any, RegExp][] = [
     /apps\[0\]\.values\.probes\.path: "\/healthz" has unknown key 'path' \(charts\/app\/values\.schema\.json\)/,
   ],
   [
+    'commit statuses with an ssh:// repository URL (no API host to post them to)',
+    sampleEnvironment({ gitops: { url: 'ssh://git@github.com/acme/gitops', sshKey: {} }, tiers: { dev: { notifications: { commitStatus: {} } } } }),
+    /tagflow:environment\.gitops\.url: .*is 'ssh:\/\/git@github\.com\/acme\/gitops': tiers\.dev\.notifications\.commitStatus sets commit statuses through the API of the repository's host, which needs an https:\/\/ URL of <host>\/<owner>\/<repository>/,
+  ],
+  [
     'tier in the Flux namespace',
     sampleEnvironment({ tiers: { dev: { namespace: 'flux-system' } } }),
     /tiers\.dev\.namespace: "flux-system" is the Flux controllers' namespace; a tier is a tenant/,

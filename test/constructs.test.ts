@@ -302,5 +302,11 @@ describe('TierChat and TierCommitStatus', () => {
     expect(() => new TierCommitStatus(chart(), 'S', { tier: t('dev'), commitStatus: t('dev').notifications!.commitStatus!, repositoryUrl: 'ssh://git@github.com/acme/gitops' })).toThrow(
       /prop 'repositoryUrl' is 'ssh:\/\/git@github.com\/acme\/gitops': commit statuses need the https:\/\/ URL/,
     );
+    // Plain http only with the model's gitops.insecure (the end-to-end run's git server).
+    const http = { tier: t('dev'), commitStatus: t('dev').notifications!.commitStatus!, repositoryUrl: 'http://127.0.0.1:8080/acme/gitops.git' };
+    expect(() => new TierCommitStatus(chart(), 'S', http)).toThrow(/commit statuses need the https:\/\/ URL/);
+    const insecure = chart();
+    new TierCommitStatus(insecure, 'S', { ...http, insecure: true });
+    expect(Testing.synth(insecure)[0].spec.address).toBe('http://127.0.0.1:8080/acme/gitops');
   });
 });

@@ -1,5 +1,7 @@
 // A git server over HTTP with basic auth: `git http-backend` (smart HTTP, upload-pack and receive-pack)
-// behind a small Node server on 127.0.0.1, serving bare repositories from one folder.
+// behind a small Node server on 127.0.0.1, serving bare repositories from one folder. With `apiToken`, the
+// same origin also answers the two calls of GitHub's (Enterprise) REST API that Flux's commit-status
+// provider makes: list and create the statuses of a commit (`/api/v3/repos/<owner>/<repo>/...`).
 import { execFileSync, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -14,6 +16,19 @@ export interface GitServerOptions {
   readonly password: string;
   /** Every request's method, path and status, one line each. */
   readonly logFile?: string;
+  /** The token GitHub's API part accepts (`Authorization: Bearer <token>`); without it there is no API. */
+  readonly apiToken?: string;
+}
+
+/** A commit status posted through the API part. */
+export interface CommitStatusRecord {
+  /** `<owner>/<repo>` */
+  readonly repository: string;
+  readonly sha: string;
+  readonly state: string;
+  readonly context: string;
+  readonly description: string;
+  readonly at: number;
 }
 
 /** A push the server accepted: when, and the branch heads of the repository right after it. */
@@ -28,7 +43,7 @@ export interface GitServer {
   readonly url: string;
   readonly username: string;
   readonly password: string;
-  /** Creates an empty bare repository (default branch `main`) and returns its clone URL (no credentials). */
+  /** Creates an empty bare repository (default branch `main`; `name` may be `<owner>/<repo>`) and returns its clone URL (no credentials). */
   createRepository(name: string): string;
   /** Folder of a bare repository. */
   repositoryPath(name: string): string;
@@ -36,6 +51,8 @@ export interface GitServer {
   readonly events: EventEmitter;
   /** Requests served so far, by service (`git-upload-pack`, `git-receive-pack`). */
   requests(service: string): number;
+  /** Commit statuses posted so far (oldest first). */
+  readonly statuses: readonly CommitStatusRecord[];
   stop(): Promise<void>;
 }
 
@@ -73,8 +90,40 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   const counts = new Map<string, number>();
   const log = (line: string) => opts.logFile && fs.appendFileSync(opts.logFile, `${new Date().toISOString()} ${line}\n`);
 
+  const statuses: CommitStatusRecord[] = [];
+  const api = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const reply = (status: number, body: unknown) => {
+      log(`${status} ${req.method} ${url.pathname}`);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (req.headers.authorization !== `Bearer ${opts.apiToken}`) return reply(401, { message: 'Bad credentials' });
+    const list = /^\/api\/v3\/repos\/([^/]+\/[^/]+)\/commits\/([0-9a-f]{40})\/statuses$/.exec(url.pathname);
+    const create = /^\/api\/v3\/repos\/([^/]+\/[^/]+)\/statuses\/([0-9a-f]{40})$/.exec(url.pathname);
+    const [, repository, sha] = list ?? create ?? [];
+    if (!repository || !sha || (list && req.method !== 'GET') || (create && req.method !== 'POST')) return reply(404, { message: 'Not Found' });
+    const dir = path.join(opts.root, `${repository}.git`);
+    if (!fs.existsSync(dir)) return reply(404, { message: 'Not Found' });
+    try {
+      GIT(dir, 'cat-file', '-e', `${sha}^{commit}`);
+    } catch {
+      return reply(422, { message: `No commit found for SHA: ${sha}` });
+    }
+    const asGitHub = (r: CommitStatusRecord, i: number) => ({ id: i + 1, state: r.state, context: r.context, description: r.description, created_at: new Date(r.at).toISOString() });
+    if (list) return reply(200, statuses.map(asGitHub).filter((_, i) => statuses[i]!.repository === repository && statuses[i]!.sha === sha).reverse());
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const b = JSON.parse(body || '{}') as { state?: string; context?: string; description?: string };
+      if (!['error', 'failure', 'pending', 'success'].includes(b.state ?? '')) return reply(422, { message: `state is '${b.state}'` });
+      const record = { repository, sha, state: b.state!, context: b.context ?? 'default', description: b.description ?? '', at: Date.now() };
+      statuses.push(record);
+      reply(201, asGitHub(record, statuses.length - 1));
+    });
+  };
+
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (opts.apiToken && url.pathname.startsWith('/api/')) return api(req, res, url);
     if (req.headers.authorization !== expected) {
       log(`401 ${req.method} ${url.pathname}`);
       res.writeHead(401, { 'www-authenticate': 'Basic realm="tagflow-e2e-git"', 'content-type': 'text/plain' }).end('authentication required\n');
@@ -112,7 +161,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       res.writeHead(parsed.status, parsed.headers).end(parsed.body);
       if (req.method === 'POST' && service === 'git-receive-pack' && parsed.status === 200) {
         const at = Date.now();
-        const repository = url.pathname.split('/')[1] ?? '';
+        const repository = /^\/(.+?\.git)\//.exec(url.pathname)?.[1] ?? '';
         const refs = GIT(path.join(opts.root, repository), 'for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads');
         const heads = Object.fromEntries(refs.trim().split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
         events.emit('push', { repository, at, heads } satisfies PushEvent);
@@ -128,9 +177,11 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     password: opts.password,
     events,
     requests: (service) => counts.get(service) ?? 0,
+    statuses,
     repositoryPath: (name) => path.join(opts.root, `${name}.git`),
     createRepository(name) {
       const dir = path.join(opts.root, `${name}.git`);
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
       GIT(opts.root, 'init', '--quiet', '--bare', '--initial-branch=main', dir);
       return `${url}/${name}.git`;
     },

@@ -27,6 +27,8 @@ export interface BootstrapOptions {
   readonly receiverTokens: ReadonlyMap<string, string>;
   /** The chat webhook URL (the Pulumi program writes it from config into each tier's Secret). */
   readonly chatWebhookUrl?: string;
+  /** The commit-status token (the Pulumi program writes it into flux-system's Secret of each tier that sets statuses). */
+  readonly commitStatusToken?: string;
 }
 
 /** `flux install`'s reconciler identities: kustomize-controller and helm-controller may do anything. */
@@ -82,6 +84,13 @@ export function tierSecrets(opts: BootstrapOptions): KubeObject[] {
         ]
       : []),
   ]);
+}
+
+/** The commit-status token Secrets in flux-system, one per secret name the tiers use (as the Pulumi program creates them). */
+export function commitStatusSecrets(opts: BootstrapOptions): KubeObject[] {
+  const names = [...new Set(opts.environment.tiers.flatMap((t) => (t.notifications?.commitStatus ? [t.notifications.commitStatus.secretName] : [])))].sort();
+  if (names.length && !opts.commitStatusToken) throw new Error('the stack sets notifications.commitStatus: the run needs a commit-status token');
+  return names.map((name) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: FLUX_NAMESPACE }, type: 'Opaque', stringData: { token: opts.commitStatusToken! } }));
 }
 
 /** `flux bootstrap`'s gotk-sync: the flux-system GitRepository and the Kustomization of `clusters/<env>`. */

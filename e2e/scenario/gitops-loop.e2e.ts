@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import type { KubeObject } from '../cluster';
 import { pollUntil } from '../cluster/wait';
 import { git } from '../git/working-copy';
-import { bootstrapSync, fluxInstallRbac, tierSecrets } from './bootstrap';
+import { bootstrapSync, commitStatusSecrets, fluxInstallRbac, tierSecrets } from './bootstrap';
 import { isReady, postPushEvent, recordOf, runningPods, waitAllFluxReady, waitDeploymentRunning } from './cluster-state';
-import { GitOpsLoop, MINUTE, STACK } from './loop';
+import { GITOPS_REPOSITORY, GitOpsLoop, MINUTE, STACK } from './loop';
 import { RunReport } from './report';
 import { tagflowOk } from './tagflow-cli';
 
@@ -28,6 +28,32 @@ const loop = new GitOpsLoop(workDir, report);
 let failed: string | undefined;
 
 /** Runs a scenario step; once one fails, later steps report "not run" instead of timing out one by one. */
+/**
+ * The commit status a tier's Kustomization posted (through notification-controller's github provider, to
+ * the git server's GitHub API) for a commit: `kustomization/<name>/<provider uid prefix>` is Flux's context.
+ */
+async function commitStatusOf(tier: string, sha: string, state: 'success' | 'failure', within = MINUTE) {
+  const { kustomizationName } = loop.tierOf(tier);
+  return pollUntil(`a ${state} commit status from ${kustomizationName} on ${sha.slice(0, 12)}`, within, async () =>
+    loop.gitServer.statuses.find((s) => s.repository === GITOPS_REPOSITORY && s.sha === sha && s.state === state && s.context.startsWith(`kustomization/${kustomizationName}/`)),
+    { describe: () => JSON.stringify(loop.gitServer.statuses.map((s) => [s.sha.slice(0, 12), s.state, s.context, s.description])) },
+  );
+}
+
+/** Every tier's Kustomization posted success on the commit it applied: the commit shows which tiers run it. */
+async function expectTiersRunCommit(): Promise<string> {
+  const shas = new Set<string>();
+  for (const t of loop.env.tiers) {
+    const ks = await loop.cluster.kube.get<KubeObject & { status?: { lastAppliedRevision?: string } }>({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', namespace: 'flux-system', name: t.kustomizationName });
+    const sha = /sha1:([0-9a-f]{40})$/.exec(ks?.status?.lastAppliedRevision ?? '')?.[1];
+    expect({ tier: t.name, applied: sha !== undefined }).toEqual({ tier: t.name, applied: true });
+    await commitStatusOf(t.name, sha!, 'success');
+    shas.add(sha!);
+  }
+  report.notes.push(`commit statuses: ${[...shas].map((sha) => `${sha.slice(0, 12)} <- ${loop.gitServer.statuses.filter((s) => s.sha === sha).map((s) => `${s.context.split('/')[1]} ${s.state}`).join(', ')}`).join('; ')}`);
+  return [...shas].join(',');
+}
+
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
   if (failed) {
     report.steps.push({ name, status: 'not run', seconds: 0, detail: `an earlier step failed: ${failed}` });
@@ -67,8 +93,8 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
       await tagflowOk(['check', loop.gitops.dir]);
       await loop.gitops.commitAll('tagflow: e2e');
       await loop.gitops.push();
-      const boot = { environment: loop.env, repositoryUrl: `${loop.gitServer.url}/gitops.git`, username: loop.gitServer.username, password: loop.gitServer.password, branch: 'main', interval: BOOTSTRAP_INTERVAL, lockdown: true, receiverTokens: loop.receiverTokens, chatWebhookUrl: loop.events.url };
-      await loop.cluster.kube.apply([...fluxInstallRbac(), ...tierSecrets(boot)]);
+      const boot = { environment: loop.env, repositoryUrl: loop.gitopsUrl, username: loop.gitServer.username, password: loop.gitServer.password, branch: 'main', interval: BOOTSTRAP_INTERVAL, lockdown: true, receiverTokens: loop.receiverTokens, chatWebhookUrl: loop.events.url, commitStatusToken: loop.commitStatusToken };
+      await loop.cluster.kube.apply([...fluxInstallRbac(), ...tierSecrets(boot), ...commitStatusSecrets(boot)]);
       await loop.cluster.kube.apply(bootstrapSync(boot));
       const namespaces = ['flux-system', ...loop.env.tiers.map((t) => t.namespace)];
       const records = await waitAllFluxReady(
@@ -78,6 +104,7 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
         6 * MINUTE,
       );
       report.objects.push(...records);
+      await expectTiersRunCommit();
       for (const t of TIERS) {
         for (const { app, repository } of APPS) {
           const tag = t === 'release' ? 'release-1.0.0' : `branch-${t}-1700000000-${t === 'dev' ? 'aaaaaaa' : 'bbbbbbb'}`;
@@ -179,6 +206,14 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
       // Every HelmRelease upgraded cleanly, every other object is still Ready.
       await waitAllFluxReady(loop.cluster.kube, loop.env.tiers.map((t) => t.namespace), { GitRepository: 3, ImageRepository: 6, ImagePolicy: 6, ImageUpdateAutomation: 3, Receiver: 3, HelmRelease: 6 }, 2 * MINUTE);
       await loop.gitops.pull();
+      // Flux's own commits show on the git server which tiers apply them.
+      const head = await loop.gitops.head();
+      await pollUntil('every tier Kustomization to apply the head commit', 2 * MINUTE, async () => {
+        await loop.fetchNow();
+        const applied = await Promise.all(loop.env.tiers.map(async (t) => (await loop.cluster.kube.get<KubeObject & { status?: { lastAppliedRevision?: string } }>({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', namespace: 'flux-system', name: t.kustomizationName }))?.status?.lastAppliedRevision));
+        return applied.every((r) => r?.endsWith(head)) ? true : undefined;
+      });
+      expect(await expectTiersRunCommit()).toBe(head);
       await tagflowOk(['check', loop.gitops.dir]);
       // The CI drift gate accepts what Flux committed: the checkout is what synth writes.
       await tagflowOk(['synth', '--stack', STACK, '--config-dir', loop.configDir, '--out', loop.gitops.dir, '--check']);
@@ -343,6 +378,9 @@ describe('the GitOps loop on a real API server and real Flux controllers (lockdo
           return rec.ready === 'False' && /forbidden/i.test(rec.message ?? '') && JSON.stringify(o).includes(head.slice(0, 12));
         }, 3 * MINUTE);
         report.notes.push(`refused ${what}: ${recordOf(refused as never).message?.slice(0, 300)}`);
+        // The commit shows that the dev tier refused it.
+        const failed = await commitStatusOf('dev', head, 'failure');
+        report.notes.push(`commit status on ${head.slice(0, 12)}: ${failed.context} ${failed.state} (${failed.description})`);
         expect(await untouched()).toBe(true);
         fs.rmSync(intruder);
         const reverted = await loop.gitops.commitAll(`revert: ${what}`);

@@ -16,6 +16,9 @@ import { tagflow, tagflowOk } from './tagflow-cli';
 import { loadStack } from '../../src/model/load';
 import type { ResolvedEnvironment, Tier } from '../../src/model/tiers';
 
+
+/** The GitOps repository on the run's git server, `<owner>/<repo>` as on GitHub. */
+export const GITOPS_REPOSITORY = 'acme/gitops';
 export const MINUTE = 60_000;
 export const STACK = 'e2e';
 
@@ -31,6 +34,8 @@ export class GitOpsLoop {
   readonly configDir: string;
   /** The Receiver token of each tier (what the Pulumi program generates). */
   readonly receiverTokens = new Map<string, string>();
+  /** The token the git server's GitHub API part accepts (the Pulumi program's tagflow:commitStatusToken). */
+  readonly commitStatusToken = randomBytes(20).toString('hex');
   /** Every push the git server accepted, with its time and the branch heads after it. */
   readonly pushes: PushEvent[] = [];
   /** Edits of the stack file made by the steps so far, applied in order to the template. */
@@ -60,10 +65,16 @@ export class GitOpsLoop {
     this.cluster = await startCluster({ workDir: this.workDir, flux: { lockdown: true } });
     this.services = new ProcessSupervisor(this.cluster.logsDir, 3600);
     this.registry = await startRegistry(this.services, this.workDir);
-    this.gitServer = await startGitServer({ root: path.join(this.workDir, 'git'), username: 'flux', password: randomBytes(12).toString('hex'), logFile: path.join(this.cluster.logsDir, 'git-server.log') });
+    this.gitServer = await startGitServer({
+      root: path.join(this.workDir, 'git'),
+      username: 'flux',
+      password: randomBytes(12).toString('hex'),
+      apiToken: this.commitStatusToken,
+      logFile: path.join(this.cluster.logsDir, 'git-server.log'),
+    });
     this.gitServer.events.on('push', (e: PushEvent) => this.pushes.push(e));
     this.events = await startEventSink();
-    const url = this.gitServer.createRepository('gitops');
+    const url = this.gitServer.createRepository(GITOPS_REPOSITORY);
     this.gitops = await WorkingCopy.clone(url.replace('http://', `http://${this.gitServer.username}:${this.gitServer.password}@`), path.join(this.workDir, 'gitops'), 'main');
     this.writeStack();
     this.env = loadStack(this.configDir, STACK);
@@ -92,6 +103,11 @@ export class GitOpsLoop {
     return `${this.registry.host}/${repository}@${await this.registry.client.resolveDigest(repository, tag)}`;
   }
 
+  /** Clone URL of the GitOps repository (no credentials): `<owner>/<repo>`, as commit statuses need. */
+  get gitopsUrl(): string {
+    return `${this.gitServer.url}/${GITOPS_REPOSITORY}.git`;
+  }
+
   async synth(extra: string[] = []): Promise<void> {
     await tagflowOk(['synth', '--stack', STACK, '--config-dir', this.configDir, '--out', this.gitops.dir, ...extra]);
   }
@@ -99,7 +115,7 @@ export class GitOpsLoop {
   /** Writes Pulumi.e2e.yaml: the committed template with the servers' addresses and the steps' edits. */
   writeStack(): void {
     const template = fs.readFileSync(path.join(__dirname, 'Pulumi.e2e.template.yaml'), 'utf8');
-    const filled = template.replaceAll('${REGISTRY_HOST}', this.registry.host).replaceAll('${GIT_URL}', `${this.gitServer.url}/gitops.git`);
+    const filled = template.replaceAll('${REGISTRY_HOST}', this.registry.host).replaceAll('${GIT_URL}', this.gitopsUrl);
     const text = this.stackEdits.reduce((t, edit) => edit(t), filled);
     const left = /\$\{[A-Z_]+\}/.exec(text);
     if (left) throw new Error(`Pulumi.e2e.template.yaml has a placeholder the harness does not fill: ${left[0]}`);

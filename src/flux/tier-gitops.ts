@@ -96,7 +96,7 @@ export class TierGitOps extends Construct {
     this.releases = releases;
     const n = tier.notifications;
     if (n?.chat && tier.apps.length > 0) this.chat = new TierChat(file('NotificationsFile', 'notifications.yaml'), 'Resource', { tier, chat: n.chat });
-    if (n?.commitStatus) this.commitStatus = new TierCommitStatus(clusterFile, 'CommitStatus', { tier, commitStatus: n.commitStatus, repositoryUrl: gitops.url });
+    if (n?.commitStatus) this.commitStatus = new TierCommitStatus(clusterFile, 'CommitStatus', { tier, commitStatus: n.commitStatus, repositoryUrl: gitops.url, insecure: gitops.insecure });
     this.tenant.allowKinds(tierFiles.flatMap((f) => apiObjectsOf(f)));
   }
 }

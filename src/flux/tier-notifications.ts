@@ -57,6 +57,11 @@ export interface TierCommitStatusProps {
   readonly commitStatus: NonNullable<Notifications['commitStatus']>;
   /** HTTPS URL of the GitOps repository whose commits get the statuses. */
   readonly repositoryUrl: string;
+  /**
+   * Allow a plain http:// repository URL (the model's `gitops.insecure`): the token travels unencrypted.
+   * @default false
+   */
+  readonly insecure?: boolean;
 }
 
 const STATUS_TYPES: Readonly<Record<NonNullable<Notifications['commitStatus']>['provider'], ProviderSpecType>> = {
@@ -77,8 +82,11 @@ export class TierCommitStatus extends Construct {
   constructor(scope: Construct, id: string, props: TierCommitStatusProps) {
     super(scope, id);
     const { tier, commitStatus } = props;
-    if (!/^https:\/\/[^/]+\/.+/.test(props.repositoryUrl)) {
-      throw new Error(`TierCommitStatus: prop 'repositoryUrl' is '${props.repositoryUrl}': commit statuses need the https:// URL of the repository`);
+    const scheme = props.insecure ? /^https?:\/\/[^/]+\/[^/]+\/.+/ : /^https:\/\/[^/]+\/[^/]+\/.+/;
+    if (!scheme.test(props.repositoryUrl)) {
+      throw new Error(
+        `TierCommitStatus: prop 'repositoryUrl' is '${props.repositoryUrl}': commit statuses need the ${props.insecure ? 'https:// (or, insecure, http://)' : 'https://'} URL of the repository, <host>/<owner>/<repository>`,
+      );
     }
     const name = `${tier.kustomizationName}-commit-status`;
     const metadata = { name, namespace: 'flux-system', labels: tierLabels(tier.environment, tier.name) };

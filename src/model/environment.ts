@@ -495,6 +495,19 @@ export const EnvironmentSchema = z
   })
   .superRefine((env, ctx) => {
     const ecr = env.registry.provider === 'aws';
+    // Commit statuses go to the API of the host that serves the repository (notification-controller derives
+    // it from the URL): an http(s) URL of <host>/<owner>/<repository>.
+    const statusPaths: (string | number)[][] = [
+      ...(env.notifications?.commitStatus ? [['notifications', 'commitStatus']] : []),
+      ...Object.entries(env.tiers).flatMap(([t, o]) => (o && o.notifications && o.notifications.commitStatus ? [['tiers', t, 'notifications', 'commitStatus']] : [])),
+    ];
+    if (statusPaths.length && !(env.gitops.insecure ? /^https?:\/\/[^/]+\/[^/]+\/.+/ : /^https:\/\/[^/]+\/[^/]+\/.+/).test(env.gitops.url)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gitops', 'url'],
+        message: `is '${env.gitops.url}': ${statusPaths[0]!.join('.')} sets commit statuses through the API of the repository's host, which needs an https:// URL of <host>/<owner>/<repository>`,
+      });
+    }
     if (!env.aws && (ecr || env.ci)) {
       ctx.addIssue({
         code: 'custom',
