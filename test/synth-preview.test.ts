@@ -142,6 +142,38 @@ describe('tagflow synth --check: the CI drift gate', () => {
   });
 });
 
+describe('--tier and --app narrow diff and the drift gate to one team\'s files', () => {
+  test('a hand edit in staging: the dev gate passes, the staging and worker gates fail, diff shows only what is asked; a typo is exit 2', async () => {
+    const dir = stackFolder();
+    const out = tmpDir('tagflow-scope-tree-');
+    expect((await tf(dir, 'synth', '--out', out)).code).toBe(0);
+    const file = path.join(out, 'environments/test/staging/releases/worker.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('interval: 10m', 'interval: 1m'));
+    // The config file changes too: api's release in every tier.
+    fs.writeFileSync(path.join(dir, 'config', 'app.yaml'), 'greeting: hello\nlimit: 20\nmode: fast\n');
+    const before = fullSnapshot(out);
+    const gate = async (...scope: string[]) => {
+      const r = await tf(dir, 'synth', '--check', '--out', out, ...scope);
+      return { code: r.code, out: r.out.trim().split('\n').filter(Boolean) };
+    };
+    expect(await gate('--tier', 'dev', '--app', 'worker')).toEqual({ code: 0, out: [] });
+    expect(await gate('--tier', 'staging')).toEqual({ code: 1, out: ['modified: environments/test/staging/releases/api.yaml', 'modified: environments/test/staging/releases/worker.yaml'] });
+    expect(await gate('--app', 'worker')).toEqual({ code: 1, out: ['modified: environments/test/staging/releases/worker.yaml'] });
+    expect((await gate()).out).toHaveLength(4);
+    const diff = await tf(dir, 'diff', '--out', out, '--tier', 'release', '--app', 'api');
+    expect(diff.code).toBe(0);
+    expect([...diff.out.matchAll(/^diff --git a\/(\S+) /gm)].map((m) => m[1])).toEqual(['environments/test/release/releases/api.yaml']);
+    expect(diff.out).toMatch(/\n-\s+limit: 10\n\+\s+limit: 20\n/);
+    const typo = await tf(dir, 'diff', '--out', out, '--tier', 'prod');
+    expect({ code: typo.code, err: typo.err.trim() }).toEqual({ code: 2, err: "tagflow: --tier 'prod': the stacks compared have tiers dev, release, staging" });
+    const app = await tf(dir, 'synth', '--check', '--out', out, '--app', 'web');
+    expect({ code: app.code, err: app.err.trim() }).toEqual({ code: 2, err: "tagflow: --app 'web': the stacks compared have apps api, worker" });
+    // synth itself writes whole stacks: a filter there is a usage error, and nothing is written.
+    expect((await tf(dir, 'synth', '--out', out, '--tier', 'dev')).code).toBe(2);
+    expect(fullSnapshot(out)).toEqual(before);
+  });
+});
+
 describe('synth checks in memory before it writes', () => {
   const overlapping = { dev: { filterTags: { pattern: '^branch-(dev|staging)-(?P<ts>[0-9]+)-[0-9a-f]+$', extract: '$ts' } }, staging: {}, release: {} };
 

@@ -29,7 +29,9 @@ export function buildProgram(out: (s: string) => void): Command {
       .option('-o, --out <dir>', 'root of the GitOps tree', 'dist')
       .option('--registry [url]', "new apps start from the image their policy selects now in each app's registry (or in this one)")
       .addOption(insecureRegistry())
-      .addOption(configDir);
+      .addOption(configDir)
+      .option('-t, --tier <tier...>', "compare only these tiers' files (diff, --check, --dry-run)")
+      .option('-a, --app <app...>', "compare only these apps' files (diff, --check, --dry-run)");
 
   synthOptions(
     program

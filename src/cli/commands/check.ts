@@ -4,6 +4,7 @@ import { bySeverity, formatFindings, lint, stacksOfTree, type Finding } from '..
 import { loadStack } from '../../model/load';
 import { UsageError } from '../errors';
 import { withProgress } from '../progress';
+import { inTiersAndApps } from '../../gitops/tree-layout';
 
 export interface CheckCommandOptions {
   readonly dir: string;
@@ -14,8 +15,6 @@ export interface CheckCommandOptions {
   readonly app?: string[];
 }
 
-const TIER_FILE = /^(?:environments\/[^/]+\/([^/]+)\/|clusters\/[^/]+\/tagflow-([^/]+)\.yaml$)/;
-const APP_FILE = /^environments\/[^/]+\/[^/]+\/(?:images|releases)\/([^/]+)\.ya?ml$/;
 
 /** Tiers and apps of a tree by tagflow's layout (the folders of environments/<env>/). */
 function treeLayout(root: string): { tiers: string[]; apps: string[] } {
@@ -44,13 +43,7 @@ function findingFilter(root: string, tiers?: readonly string[], apps?: readonly 
   if (unknownTier) throw new UsageError(`--tier '${unknownTier}': the tree ${root} has tiers ${list(layout.tiers)}`);
   const unknownApp = apps?.find((a) => !layout.apps.includes(a));
   if (unknownApp) throw new UsageError(`--app '${unknownApp}': the tree ${root} has apps ${list(layout.apps)}`);
-  return (f) => {
-    const t = TIER_FILE.exec(f.file);
-    const tier = t?.[1] ?? t?.[2];
-    if (tiers?.length && !(tier && tiers.includes(tier))) return false;
-    const a = APP_FILE.exec(f.file);
-    return !apps?.length || (a !== null && apps.includes(a[1]!));
-  };
+  return (f) => inTiersAndApps(f.file, tiers, apps);
 }
 
 /**

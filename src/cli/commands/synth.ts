@@ -6,6 +6,7 @@ import { listStacks, loadStack } from '../../model/load';
 import { registrySource } from '../../simulate/tag-sources';
 import { gitDiffChanges } from '../../simulate/git-diff';
 import type { TreeChange } from '../../gitops/tree-writer';
+import { inTiersAndApps } from '../../gitops/tree-layout';
 import { UsageError } from '../errors';
 import { withProgress } from '../progress';
 
@@ -22,6 +23,10 @@ export interface SynthCommandOptions {
   /** Write nothing; print the diff synth would make (as `tagflow diff`). */
   readonly dryRun?: boolean;
   readonly json?: boolean;
+  /** With --check, --dry-run and diff: only the files of these tiers. */
+  readonly tier?: string[];
+  /** With --check, --dry-run and diff: only the files of these apps. */
+  readonly app?: string[];
 }
 
 /** Images new apps start from (`--registry`), resolved before anything is written. */
@@ -58,6 +63,7 @@ const stackSummary = (o: StackOutput) => ({ stack: o.stack, environment: o.envir
 export async function runSynth(opts: SynthCommandOptions, log: (s: string) => void): Promise<number> {
   if (opts.check && opts.dryRun) throw new UsageError('synth takes --check or --dry-run, not both');
   if (opts.check || opts.dryRun) return runPreview({ ...opts, mode: opts.check ? 'check' : 'diff' }, log);
+  if (opts.tier?.length || opts.app?.length) throw new UsageError('--tier and --app narrow what synth --check and --dry-run (and tagflow diff) compare; synth itself writes every file of each stack');
   const initialRefs = await initialRefsOf(opts, log);
   const { outputs, results, recovered, findings } = withProgress((step) => synth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack, initialRefs, progress: step }));
   if (recovered === 'completed' || recovered === 'rolled back' || recovered === 'discarded') {
@@ -96,16 +102,30 @@ export interface PreviewOptions extends SynthCommandOptions {
   readonly mode: 'diff' | 'check';
 }
 
+/** `--tier` / `--app` name tiers and apps of the stacks compared: a typo is an error (exit 2), not an empty diff. */
+function checkTierAndAppNames(opts: PreviewOptions): void {
+  if (!opts.tier?.length && !opts.app?.length) return;
+  const envs = (opts.stack?.length ? opts.stack : listStacks(opts.configDir)).map((stack) => loadStack(opts.configDir, stack));
+  const tiers: string[] = [...new Set(envs.flatMap((e) => e.tiers.map((t): string => t.name)))].sort();
+  const apps = [...new Set(envs.flatMap((e) => e.tiers.flatMap((t) => t.apps.map((a) => a.app))))].sort();
+  const unknownTier = opts.tier?.find((t) => !tiers.includes(t));
+  if (unknownTier) throw new UsageError(`--tier '${unknownTier}': the stacks compared have tiers ${tiers.join(', ') || 'none'}`);
+  const unknownApp = opts.app?.find((a) => !apps.includes(a));
+  if (unknownApp) throw new UsageError(`--app '${unknownApp}': the stacks compared have apps ${apps.join(', ') || 'none'}`);
+}
+
 /** `tagflow diff`, `tagflow synth --dry-run` and `tagflow synth --check`. */
 export async function runPreview(opts: PreviewOptions, log: (s: string) => void): Promise<number> {
+  checkTierAndAppNames(opts);
   const initialRefs = await initialRefsOf(opts, log);
   const { plan, findings, interrupted } = withProgress((step) => previewSynth({ configDir: opts.configDir, outDir: opts.out, stacks: opts.stack, initialRefs, progress: step }));
   if (interrupted) process.stderr.write(`tagflow: an earlier run into ${opts.out} was interrupted (${opts.out}/.tagflow/txn/ exists); the next synth finishes it first: this compares with the tree as it is now\n`);
   reportFindings(findings, opts.json);
-  const changes = plan.changes.map((c) => ({ path: c.path, status: changeStatus(c) }));
+  const selected = plan.changes.filter((c) => inTiersAndApps(c.path, opts.tier, opts.app));
+  const changes = selected.map((c) => ({ path: c.path, status: changeStatus(c) }));
   const failed = hasErrors(findings);
   if (opts.mode === 'diff') {
-    const diff = gitDiffChanges(plan.changes);
+    const diff = gitDiffChanges(selected);
     if (opts.json) log(JSON.stringify({ out: path.relative(process.cwd(), opts.out) || '.', current: changes.length === 0, changes, diff, findings }, null, 2));
     else if (diff) log(diff.trimEnd());
     return failed ? 1 : 0;
