@@ -22,15 +22,21 @@ if ! command -v docker-registry >/dev/null 2>&1; then
   fi
 fi
 
+build_out=$(mktemp "${TMPDIR:-/tmp}/tagflow-e2e-build-XXXXXX")
 t0=$(date +%s)
-bash e2e/build/build.sh >/tmp/tagflow-e2e-build.out || { echo "e2e: the upstream build failed:"; cat /tmp/tagflow-e2e-build.out; exit 1; }
+bash e2e/build/build.sh >"$build_out" || { echo "e2e: the upstream build failed:"; cat "$build_out"; exit 1; }
 t1=$(date +%s)
-manifest=$(tail -n 1 /tmp/tagflow-e2e-build.out)
+# This run's manifest (what was built, what came from the cache, each build's seconds) goes into the report;
+# a copy, because the warm build below rewrites the cache's manifest with everything cached.
+manifest=$(mktemp "${TMPDIR:-/tmp}/tagflow-e2e-manifest-XXXXXX")
+cp "$(tail -n 1 "$build_out")" "$manifest"
+rm -f "$build_out"
+built=$(node -e 'const m=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const c=Object.values(m.components);console.log(`${c.filter(x=>!x.cached).length} of ${c.length} components built`)' "$manifest")
 # A second build right away is the warm case: everything comes from the cache.
 bash e2e/build/build.sh >/dev/null 2>&1
 t2=$(date +%s)
-built=$(node -e 'const m=require(process.argv[1]);const c=Object.values(m.components);console.log(`${c.filter(x=>!x.cached).length} of ${c.length} components built`)' "$manifest")
 echo "e2e: upstream build ${built}: this run $((t1 - t0))s, warm (cached) $((t2 - t1))s"
+export TAGFLOW_E2E_RUN_MANIFEST="$manifest"
 
 given="${TAGFLOW_E2E_WORKDIR:-}"
 workdir="${given:-$(mktemp -d "${TMPDIR:-/tmp}/tagflow-e2e-XXXXXX")}"
@@ -59,4 +65,5 @@ if [ "$status" != 0 ]; then
 elif [ "${TAGFLOW_E2E_KEEP:-0}" != 1 ] && [ -z "$given" ]; then
   rm -rf "$workdir"
 fi
+rm -f "$manifest"
 exit "$status"

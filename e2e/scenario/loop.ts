@@ -52,7 +52,8 @@ export class GitOpsLoop {
   async start(): Promise<void> {
     fs.mkdirSync(this.configDir, { recursive: true });
     try {
-      const manifest = loadBuildManifest();
+      // run.sh's copy of this run's build manifest (what it built, in how long); else the cache's.
+      const manifest = loadBuildManifest(process.env.TAGFLOW_E2E_RUN_MANIFEST || undefined);
       this.report.build = {
         thisRunSeconds: Number(process.env.TAGFLOW_E2E_BUILD_SECONDS ?? Number.NaN),
         warmSeconds: Number(process.env.TAGFLOW_E2E_WARM_BUILD_SECONDS ?? Number.NaN),
