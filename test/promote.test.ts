@@ -4,11 +4,28 @@ import { planPromotion, promote } from '../src/promote/promote';
 import { copyImage } from '../src/promote/copy-image';
 import { RegistryClient } from '../src/registry/oci-client';
 import { cliAsync } from './support/cli';
+import { parseDocument } from 'yaml';
 import { REPO_ROOT, sampleEnvironment, tmpDir, writeStack } from './support/tree';
 import { fetchManifest, pushImage, pushIndex, REGISTRY_BINARY, REGISTRY_SKIP_REASON, startRegistry, type TestRegistry } from './support/registry';
 
 
 const cli = cliAsync;
+
+/**
+ * The bundled stacks (Pulumi.dev.yaml, Pulumi.prod.yaml), with prod's promotion gates turned off: these
+ * tests are about what promote copies and refuses to move; the gates have their own tests against real
+ * cosign signatures (promotion-gates.test.ts) and a stand-in ECR scan endpoint (promotion-ecr-scan.test.ts).
+ */
+function bundledStacksWithoutGates(): string {
+  const dir = tmpDir('tagflow-bundled-');
+  fs.copyFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), path.join(dir, 'Pulumi.dev.yaml'));
+  const prod = parseDocument(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.prod.yaml'), 'utf8'));
+  if (!prod.hasIn(['config', 'tagflow:environment', 'promotion', 'gates'])) throw new Error('Pulumi.prod.yaml has no promotion gates any more: drop this helper');
+  prod.deleteIn(['config', 'tagflow:environment', 'promotion']);
+  fs.writeFileSync(path.join(dir, 'Pulumi.prod.yaml'), prod.toString());
+  return dir;
+}
+const BUNDLED = bundledStacksWithoutGates();
 
 /** Synthesizes the stacks of configDir into a tree and sets staging's marker values as Flux would commit them. */
 async function treeWithStaging(configDir: string, env: string, values: Record<string, { tag: string; digest?: string }>): Promise<string> {
@@ -26,8 +43,8 @@ async function treeWithStaging(configDir: string, env: string, values: Record<st
 
 describe('promote: reading what staging runs (no registry)', () => {
   it('plans from the staging marker value to the release scheme', async () => {
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000300-0a0a0a0' } });
-    const plan = planPromotion({ configDir: REPO_ROOT, stack: 'prod', app: 'checkout-api', version: '1.5.0', tree });
+    const tree = await treeWithStaging(BUNDLED, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000300-0a0a0a0' } });
+    const plan = planPromotion({ configDir: BUNDLED, stack: 'prod', app: 'checkout-api', version: '1.5.0', tree });
     expect(plan.source).toMatchObject({ tag: 'branch-staging-1700000300-0a0a0a0', file: 'environments/dev/staging/releases/checkout-api.yaml' });
     expect(plan.source.app.tier).toBe('staging');
     expect(plan.target.tag).toBe('release-1.5.0');
@@ -35,8 +52,8 @@ describe('promote: reading what staging runs (no registry)', () => {
   });
 
   it('refuses while staging runs no image yet, bad versions, unknown apps and trees', async () => {
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', {});
-    const base = { configDir: REPO_ROOT, stack: 'prod', app: 'checkout-api', tree };
+    const tree = await treeWithStaging(BUNDLED, 'dev', {});
+    const base = { configDir: BUNDLED, stack: 'prod', app: 'checkout-api', tree };
     expect(() => planPromotion({ ...base, version: '1.5.0' })).toThrow(/staging runs no image of 'checkout-api' yet \(its tag marker is empty until Flux selects a build\)/);
     expect(() => planPromotion({ ...base, version: '1.5' })).toThrow(/--version '1.5' must be a release version X.Y.Z/);
     expect(() => planPromotion({ ...base, version: '1.5.0-rc.1' })).toThrow(/no pre-release/);
@@ -46,11 +63,11 @@ describe('promote: reading what staging runs (no registry)', () => {
   });
 
   it('CLI: bad input exits 2, a refusal exits 1', async () => {
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', {});
-    const bad = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', 'v1', '--tree', tree]);
+    const tree = await treeWithStaging(BUNDLED, 'dev', {});
+    const bad = await cli(['promote', '--config-dir', BUNDLED, '--stack', 'prod', '--app', 'checkout-api', '--version', 'v1', '--tree', tree]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("--version 'v1' must be a release version");
-    const refused = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.0.0', '--tree', tree]);
+    const refused = await cli(['promote', '--config-dir', BUNDLED, '--stack', 'prod', '--app', 'checkout-api', '--version', '1.0.0', '--tree', tree]);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain('staging runs no image of');
   });
@@ -68,15 +85,15 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
 
   it('same repository, OCI manifest: the release tag gets the staging digest; re-running is a no-op; CLI output', async () => {
     const img = await pushImage(reg, 'checkout-api', 'branch-staging-1700000300-0a0a0a0', 'oci');
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000300-0a0a0a0' } });
-    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
+    const tree = await treeWithStaging(BUNDLED, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000300-0a0a0a0' } });
+    const r = await cli(['promote', '--config-dir', BUNDLED, '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('promoted 111122223333.dkr.ecr.eu-west-1.amazonaws.com/checkout-api:branch-staging-1700000300-0a0a0a0 → 111122223333.dkr.ecr.eu-west-1.amazonaws.com/checkout-api:release-1.5.0');
     const released = await fetchManifest(reg, 'checkout-api', 'release-1.5.0');
     expect(released!.digest).toBe(img.digest);
     expect(released!.body.equals(img.body)).toBe(true);
-    const again = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
+    const again = await cli(['promote', '--config-dir', BUNDLED, '--stack', 'prod', '--app', 'checkout-api', '--version', '1.5.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(again.code).toBe(0);
     expect(again.out).toContain(`release-1.5.0 already points at ${img.digest}`);
   });
@@ -84,8 +101,8 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
   it('refuses to move a release tag that points at another image', async () => {
     await pushImage(reg, 'checkout-api', 'branch-staging-1700000400-0b0b0b0');
     const other = await pushImage(reg, 'checkout-api', 'release-1.6.0');
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000400-0b0b0b0' } });
-    const r = await cli(['promote', '--stack', 'prod', '--app', 'checkout-api', '--version', '1.6.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
+    const tree = await treeWithStaging(BUNDLED, 'dev', { 'checkout-api': { tag: 'branch-staging-1700000400-0b0b0b0' } });
+    const r = await cli(['promote', '--config-dir', BUNDLED, '--stack', 'prod', '--app', 'checkout-api', '--version', '1.6.0', '--tree', tree, '--registry', reg.url, '--insecure-registry']);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`release-1.6.0 already points at ${other.digest}`);
     expect((await fetchManifest(reg, 'checkout-api', 'release-1.6.0'))!.digest).toBe(other.digest);
@@ -93,12 +110,12 @@ describeRegistry(`promote against a real docker-registry${suffix}`, () => {
 
   it('digest-pinned staging: promotes the digest staging runs, and refuses when the tag has moved since', async () => {
     const ran = await pushImage(reg, 'payments/worker', 'branch-staging-1700000500-0c0c0c0', 'docker');
-    const tree = await treeWithStaging(REPO_ROOT, 'dev', { 'payments-worker': { tag: 'branch-staging-1700000500-0c0c0c0', digest: ran.digest } });
+    const tree = await treeWithStaging(BUNDLED, 'dev', { 'payments-worker': { tag: 'branch-staging-1700000500-0c0c0c0', digest: ran.digest } });
     // prod narrows payments-worker to >=2.0.0 <3.0.0, which promote does not need to honour: the version is the user's.
-    const { result } = await promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.0', tree, registry: reg.url, insecureRegistry: true });
+    const { result } = await promote({ configDir: BUNDLED, stack: 'prod', app: 'payments-worker', version: '2.0.0', tree, registry: reg.url, insecureRegistry: true });
     expect(result).toMatchObject({ status: 'copied', digest: ran.digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
     await pushImage(reg, 'payments/worker', 'branch-staging-1700000500-0c0c0c0'); // the tag is re-pushed (mutable registry)
-    await expect(promote({ configDir: REPO_ROOT, stack: 'prod', app: 'payments-worker', version: '2.0.1', tree, registry: reg.url, insecureRegistry: true })).rejects.toThrow(
+    await expect(promote({ configDir: BUNDLED, stack: 'prod', app: 'payments-worker', version: '2.0.1', tree, registry: reg.url, insecureRegistry: true })).rejects.toThrow(
       new RegExp(`now points at sha256:[0-9a-f]{64}, but staging runs ${ran.digest}`),
     );
   });

@@ -37,7 +37,7 @@ function projectCopy(): { root: string; project: string; reset: () => void } {
   const root = tmpDir('tagflow-readme-');
   const project = path.join(root, 'tagflow');
   fs.mkdirSync(project);
-  for (const f of ['package.json', 'package-lock.json', 'Pulumi.yaml', 'Pulumi.dev.yaml', 'Pulumi.prod.yaml', 'cdk8s.yaml', 'README.md', 'tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(project, f));
+  for (const f of ['package.json', 'package-lock.json', 'Pulumi.yaml', 'Pulumi.dev.yaml', 'Pulumi.prod.yaml', 'cosign.pub', 'cdk8s.yaml', 'README.md', 'tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(project, f));
   for (const d of ['bin', 'lib', 'src', 'charts', 'schema', 'examples']) fs.cpSync(path.join(REPO_ROOT, d), path.join(project, d), { recursive: true });
   execFileSync('cp', ['-al', path.join(REPO_ROOT, 'node_modules'), path.join(project, 'node_modules')]);
   const initial = new Set(fs.readdirSync(project));

@@ -79,7 +79,7 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
   // Validate before Pulumi is loaded: a bad stack file gets the same error as synth.
   const { parseEnvironment } = await import('../model/load');
   const { resolveEnvironment } = await import('../model/tiers');
-  const env = resolveEnvironment(parseEnvironment(raw, `Pulumi.${stack}.yaml`), `Pulumi.${stack}.yaml`);
+  const env = resolveEnvironment(parseEnvironment(raw, `Pulumi.${stack}.yaml`), `Pulumi.${stack}.yaml`, configDir);
   const { AWS_REGION_CONFIG, checkProviderRegion } = await import('../model/provider-region');
   const providerRegion = config[AWS_REGION_CONFIG];
   checkProviderRegion(env, typeof providerRegion === 'string' ? providerRegion : undefined, `Pulumi.${stack}.yaml`);
@@ -108,16 +108,15 @@ export async function offlinePlan(configDir: string, stack: string): Promise<Pla
   pulumi.runtime.setAllConfig(all, [...secretKeys, 'tagflow:kubeconfig']);
   const { runProgram } = await import('./stack');
   let declared = 0; // transformations see every resource, the Environment component included
-  runProgram({
-    transformations: [
-      (a) => {
-        declared++;
-        // Mock args carry no parent; a transformation sees the parent Resource, whose name Pulumi keeps in `__name`.
-        parents.set(`${a.type}::${a.name}`, (a.opts.parent as unknown as { __name?: string } | undefined)?.__name ?? null);
-        return undefined;
-      },
-    ],
-  });
+  const transformations: import('@pulumi/pulumi').ResourceTransformation[] = [
+    (a) => {
+      declared++;
+      // Mock args carry no parent; a transformation sees the parent Resource, whose name Pulumi keeps in `__name`.
+      parents.set(`${a.type}::${a.name}`, (a.opts.parent as unknown as { __name?: string } | undefined)?.__name ?? null);
+      return undefined;
+    },
+  ];
+  runProgram({ transformations }, configDir);
   const deadline = Date.now() + 30_000;
   while (recorded.length < declared && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   if (recorded.length < declared) throw new Error(`offline plan: only ${recorded.length} of ${declared} resources registered: ${recorded.map((r) => r.name).join(", ")} of ${[...parents.keys()].join(", ")}`);
