@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { firstDifference, fullSnapshot, synthProcess, writeCrashStack } from './support/crash';
 import { tmpDir } from './support/tree';
+import { prng } from './support/prng';
 
 /**
  * kill -9 at random points of a real `tagflow synth` process, then the next run: the tree must end
@@ -15,17 +16,6 @@ import { tmpDir } from './support/tree';
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 6);
 const SEED = Number(process.env.CRASH_SEED ?? 1414);
 const APPS = 40;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Phase = 'before writing' | 'staging' | 'applying' | 'ended';
 
@@ -69,7 +59,7 @@ describe(`kill -9 during synth, then the next run (${TRIALS} trials, seed ${SEED
   }, 120_000);
 
   test('every kill point recovers to the clean tree of the next run\'s configuration', async () => {
-    const rnd = random(SEED);
+    const rnd = prng(SEED);
     const phases: Record<Phase, number> = { 'before writing': 0, staging: 0, applying: 0, ended: 0 };
     // At least TRIALS trials, and more (up to 3 x TRIALS) until 2 kills landed in the write phase: on a
     // loaded machine the reference timings drift, so each run that ended before its kill refines them.

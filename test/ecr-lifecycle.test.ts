@@ -8,6 +8,7 @@ import { renderTag } from '../src/model/tag-scheme';
 import { compileGoRegex } from '../src/engines/policy/go-regex';
 import { evaluatePolicy, PolicyError } from '../src/engines/policy/evaluate';
 import { REPO_ROOT } from './support/tree';
+import { prng } from './support/prng';
 
 const DAY = 86_400_000;
 const rule = (rulePriority: number, selection: EvaluatedRule['selection']): EvaluatedRule => ({ rulePriority, selection, action: { type: 'expire' } });
@@ -68,18 +69,6 @@ describe('the evaluator follows the AWS documentation', () => {
     expect([...evaluateLifecycle(policy, images, now).expired.keys()]).toEqual(['old']);
   });
 });
-
-/** A deterministic pseudo-random source (mulberry32), so every run simulates the same year. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Deployer {
   readonly who: string;
